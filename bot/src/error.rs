@@ -1,0 +1,100 @@
+//! One error type for every route: 4xx bodies name the field and the
+//! problem; a 500 reveals nothing and logs the whole cause chain once.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use pagesmith::domain::FieldErrors;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401: the caller did not prove who it is.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403: the caller's secret is wrong.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// 400: the request cannot be read, or breaks a rule at the door.
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        fields: FieldErrors,
+    },
+    /// 422: the request was read, but fields are invalid.
+    #[error("invalid fields")]
+    Invalid(FieldErrors),
+    /// 413: the body is over the limit.
+    #[error("body larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 503: a dependency is down; the sender should retry.
+    #[error("{0} is unavailable")]
+    Unavailable(&'static str),
+    /// 500: a bug or an unexpected failure.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            fields: FieldErrors::default(),
+        }
+    }
+
+    /// Maps a database error: unreachable → 503, anything else → 500.
+    pub fn database(error: sqlx::Error) -> Self {
+        if pagesmith::db::is_unavailable(&error) {
+            tracing::warn!(error = %error, "database unavailable");
+            Self::Unavailable("the database")
+        } else {
+            Self::Internal(anyhow::Error::new(error).context("database query failed"))
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, json!({ "error": m })),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, json!({ "error": m })),
+            Self::BadRequest { message, fields } => (
+                StatusCode::BAD_REQUEST,
+                json!({ "error": message, "fields": fields }),
+            ),
+            Self::Invalid(fields) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({ "error": "the request has invalid fields", "fields": fields }),
+            ),
+            Self::PayloadTooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({ "error": format!("the body is larger than the limit of {limit} bytes") }),
+            ),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, json!({ "error": m })),
+            Self::Unavailable(what) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "error": format!("{what} is unavailable; nothing was stored, please retry") }),
+            ),
+            Self::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({ "error": "internal error; it has been logged" }),
+                )
+            }
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}

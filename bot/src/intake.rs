@@ -1,0 +1,134 @@
+//! Turning a Telegram update into the job it asks for, or into nothing.
+
+use pagesmith::{
+    db::ingest::{NewJob, UpdateRecord},
+    domain::{JobPayload, job::TelegramCallback, job::TelegramCommand, job::TelegramPrompt},
+};
+use teloxide_core::types::{Message, Update, UpdateKind};
+use uuid::Uuid;
+
+/// Decides what an update is. Text becomes a prompt, `/command` a command
+/// (`/revise <text>` a prompt that changes the latest project), a button
+/// click a callback; everything else is recorded as ignored.
+pub fn record_for(update: &Update, request_id: Option<String>) -> UpdateRecord {
+    let (kind, job) = match &update.kind {
+        UpdateKind::Message(message) => ("message", job_for_message(message)),
+        UpdateKind::CallbackQuery(query) => {
+            let job = query.data.as_ref().map(|data| NewJob {
+                id: Uuid::new_v4(),
+                chat_id: query.message.as_ref().map(|m| m.chat().id.0),
+                user_id: Some(query.from.id.0 as i64),
+                payload: JobPayload::Callback(TelegramCallback {
+                    query_id: query.id.0.clone(),
+                    user_id: query.from.id.0 as i64,
+                    chat_id: query.message.as_ref().map(|m| m.chat().id.0),
+                    message_id: query.message.as_ref().map(|m| m.id().0),
+                    data: data.clone(),
+                }),
+            });
+            ("callback_query", job)
+        }
+        other => (kind_name(other), None),
+    };
+    UpdateRecord {
+        update_id: i64::from(update.id.0),
+        kind: kind.to_owned(),
+        job,
+        request_id,
+    }
+}
+
+fn job_for_message(message: &Message) -> Option<NewJob> {
+    let text = message.text()?.trim();
+    if text.is_empty() {
+        return None;
+    }
+    // Channel posts and anonymous admins have no sender; there is nobody to
+    // answer or to authorise, so they are ignored.
+    let user_id = message.from.as_ref()?.id.0 as i64;
+    let chat_id = message.chat.id.0;
+    let message_id = message.id.0;
+
+    let payload = match parse_command(text) {
+        Some((name, args)) if name == "revise" && !args.is_empty() => {
+            JobPayload::Prompt(TelegramPrompt {
+                chat_id,
+                user_id,
+                message_id,
+                text: args,
+                reply_to_message_id: message.reply_to_message().map(|m| m.id.0),
+                revise: true,
+            })
+        }
+        Some((name, args)) => JobPayload::Command(TelegramCommand {
+            chat_id,
+            user_id,
+            message_id,
+            name,
+            args,
+        }),
+        None => JobPayload::Prompt(TelegramPrompt {
+            chat_id,
+            user_id,
+            message_id,
+            text: text.to_owned(),
+            reply_to_message_id: message.reply_to_message().map(|m| m.id.0),
+            revise: false,
+        }),
+    };
+    Some(NewJob {
+        id: Uuid::new_v4(),
+        chat_id: Some(chat_id),
+        user_id: Some(user_id),
+        payload,
+    })
+}
+
+/// `("status", "")` from `/status`, `("revise", "bigger logo")` from
+/// `/revise@pagesmith_bot bigger logo`. `None` when the text is no command.
+pub fn parse_command(text: &str) -> Option<(String, String)> {
+    let rest = text.strip_prefix('/')?;
+    let (head, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let name = head.split('@').next().unwrap_or(head);
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    Some((name.to_ascii_lowercase(), args.trim().to_owned()))
+}
+
+/// Telegram's name for an update type we do not act on.
+fn kind_name(kind: &UpdateKind) -> &'static str {
+    match kind {
+        UpdateKind::Message(_) => "message",
+        UpdateKind::EditedMessage(_) => "edited_message",
+        UpdateKind::ChannelPost(_) => "channel_post",
+        UpdateKind::EditedChannelPost(_) => "edited_channel_post",
+        UpdateKind::CallbackQuery(_) => "callback_query",
+        UpdateKind::InlineQuery(_) => "inline_query",
+        UpdateKind::ChosenInlineResult(_) => "chosen_inline_result",
+        UpdateKind::MyChatMember(_) => "my_chat_member",
+        UpdateKind::ChatMember(_) => "chat_member",
+        UpdateKind::ChatJoinRequest(_) => "chat_join_request",
+        UpdateKind::Poll(_) => "poll",
+        UpdateKind::PollAnswer(_) => "poll_answer",
+        UpdateKind::Error(_) => "unknown",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_split_from_their_arguments() {
+        assert_eq!(parse_command("/status"), Some(("status".into(), "".into())));
+        assert_eq!(
+            parse_command("/Revise@pagesmith_bot  make it blue "),
+            Some(("revise".into(), "make it blue".into()))
+        );
+        assert_eq!(parse_command("hello"), None);
+        assert_eq!(parse_command("/"), None);
+        assert_eq!(parse_command("/path/to/file"), None);
+    }
+}

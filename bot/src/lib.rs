@@ -1,0 +1,16 @@
+//! `bot`: the HTTP ingress (Telegram webhook, evaluator `/app`, job status,
+//! health, metrics) and the outbox relay that publishes jobs to RabbitMQ.
+
+pub mod error;
+pub mod ingest;
+pub mod intake;
+pub mod janitor;
+pub mod relay;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod webhook;
+
+pub use settings::Settings;
+pub use startup::Application;

@@ -1,0 +1,52 @@
+//! `bot`: see the library crate for what it does.
+
+use anyhow::Context;
+use bot::{Application, Settings};
+use clap::{Parser, Subcommand};
+use url::Url;
+
+#[derive(Parser)]
+#[command(about = "pagesmith ingress: Telegram webhook, /app, job status, outbox relay")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP and relay the outbox (the default).
+    Serve,
+    /// Register the webhook with Telegram (setWebhook).
+    SetWebhook {
+        /// The public https URL of /telegram/webhook. Defaults to TELEGRAM_WEBHOOK_URL.
+        #[arg(long)]
+        url: Option<Url>,
+        /// Drop updates Telegram queued while no webhook was set.
+        #[arg(long)]
+        drop_pending_updates: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::from_env()?;
+    pagesmith::telemetry::init(settings.common.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await
+        }
+        Command::SetWebhook {
+            url,
+            drop_pending_updates,
+        } => {
+            let url = url
+                .or_else(|| settings.telegram.webhook_url.clone())
+                .context("pass --url or set TELEGRAM_WEBHOOK_URL")?;
+            bot::webhook::set_webhook(&settings.telegram, url, drop_pending_updates).await
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `POST /telegram/webhook`: updates from Telegram.
+
+use axum::{
+    body::Body,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+};
+use pagesmith::{db::ingest::UpdateOutcome, secret::secrets_match};
+use secrecy::ExposeSecret;
+use teloxide_core::types::Update;
+
+use super::{read_body, request_id};
+use crate::{error::ApiError, ingest::IngestError, intake, state::AppState};
+
+/// Telegram puts the `secret_token` given to `setWebhook` in this header.
+pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+/// Answers 200 only once the update (and its job and outbox row) is
+/// committed, or when it is a duplicate; 503 when the database is away, so
+/// Telegram retries.
+#[tracing::instrument(skip_all, fields(update.id))]
+pub async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let presented = headers
+        .get(SECRET_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let expected = state
+        .settings
+        .telegram
+        .webhook_secret
+        .expose_secret()
+        .as_bytes();
+    if !secrets_match(presented, expected) {
+        metrics::counter!("pagesmith_webhook_rejected_total", "reason" => "secret").increment(1);
+        return Err(ApiError::Unauthorized(
+            "missing or wrong X-Telegram-Bot-Api-Secret-Token",
+        ));
+    }
+
+    let bytes = read_body(&headers, body, state.settings.telegram.max_body_bytes).await?;
+    let update: Update = serde_json::from_slice(&bytes).map_err(|e| {
+        metrics::counter!("pagesmith_webhook_rejected_total", "reason" => "malformed").increment(1);
+        ApiError::bad_request(format!("the body is not a Telegram update: {e}"))
+    })?;
+    tracing::Span::current().record("update.id", update.id.0);
+
+    let record = intake::record_for(&update, request_id(&headers));
+    let outcome_label = if record.job.is_some() {
+        "job"
+    } else {
+        "ignored"
+    };
+    match state.ingestor.submit(record).await {
+        Ok(UpdateOutcome::Recorded) => {
+            metrics::counter!("pagesmith_updates_total", "outcome" => outcome_label).increment(1);
+            Ok(StatusCode::OK)
+        }
+        Ok(UpdateOutcome::Duplicate) => {
+            metrics::counter!("pagesmith_updates_total", "outcome" => "duplicate").increment(1);
+            tracing::debug!("duplicate update");
+            Ok(StatusCode::OK)
+        }
+        Err(IngestError::Unavailable(reason)) => {
+            tracing::warn!(%reason, "update not recorded: database unavailable");
+            Err(ApiError::Unavailable("the database"))
+        }
+        Err(IngestError::Failed(reason)) => Err(ApiError::Internal(anyhow::anyhow!(reason))),
+    }
+}

@@ -1,0 +1,193 @@
+//! Building and running the bot, the same way in `main` and in tests.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{
+    Router,
+    extract::{MatchedPath, Request},
+    middleware::{self, Next},
+    response::Response,
+    routing::{get, post},
+};
+use pagesmith::{db, queue::Topology};
+use tokio::{net::TcpListener, sync::Notify};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{
+    ingest::Ingestor,
+    janitor,
+    relay::{BrokerStatus, Relay},
+    routes,
+    settings::Settings,
+    state::{App, AppState},
+};
+
+/// A bound, ready-to-serve bot with its background tasks started.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Application {
+    /// Connects, migrates, binds `settings.addr` (port 0 picks a free port)
+    /// and starts the ingest batcher, the outbox relay and the janitor.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = db::pool(
+            &settings.common.database_url,
+            settings.common.database_max_connections,
+        )
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+        db::migrate(&pool, Duration::from_secs(30))
+            .await
+            .context("could not apply database migrations")?;
+
+        let stop = CancellationToken::new();
+        let outbox_wakeup = Arc::new(Notify::new());
+        let broker = BrokerStatus::default();
+        let ingestor = Ingestor::spawn(
+            pool.clone(),
+            settings.telegram.bot_id,
+            settings.telegram.dedupe_ttl,
+            settings.ingest.clone(),
+            outbox_wakeup.clone(),
+        );
+        let relay = Relay {
+            pool: pool.clone(),
+            amqp_url: settings.common.amqp_url.clone(),
+            topology: Topology::new(settings.common.queue_prefix.clone()),
+            wakeup: outbox_wakeup.clone(),
+            status: broker.clone(),
+            settings: settings.relay.clone(),
+        };
+        let tasks = vec![
+            tokio::spawn(relay.run(stop.clone())),
+            tokio::spawn(janitor::run(
+                pool.clone(),
+                settings.telegram.dedupe_ttl,
+                Duration::from_secs(3600),
+                stop.clone(),
+            )),
+        ];
+
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("cannot listen on BOT_ADDR {}", settings.addr))?;
+        let state = AppState(Arc::new(App {
+            settings,
+            pool,
+            ingestor,
+            broker,
+            outbox_wakeup,
+            metrics: routes::metrics::recorder(),
+        }));
+        Ok(Self {
+            listener,
+            router: router(state),
+            stop,
+            tasks,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then stops the background tasks.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "bot listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("HTTP server failed")?;
+        self.stop.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        Ok(())
+    }
+}
+
+/// The routes and the layers around them.
+pub fn router(state: AppState) -> Router {
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let request_id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id());
+    Router::new()
+        .route("/telegram/webhook", post(routes::telegram::webhook))
+        .route("/app", post(routes::app::submit))
+        .route("/jobs/{id}", get(routes::jobs::show))
+        .route("/health", get(routes::health::health))
+        .route("/metrics", get(routes::metrics::metrics))
+        .route_layer(middleware::from_fn(record_request_metrics))
+        .layer(layers)
+        .with_state(state)
+}
+
+/// Counts requests and their latency by route and status.
+async fn record_request_metrics(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("route", route), ("method", method), ("status", status)];
+    metrics::counter!("pagesmith_http_requests_total", &labels).increment(1);
+    metrics::histogram!("pagesmith_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

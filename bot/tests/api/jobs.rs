@@ -1,0 +1,39 @@
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{app_request, spawn_bot};
+
+#[tokio::test]
+async fn a_job_shows_its_status_stage_and_timestamps() {
+    let bot = spawn_bot().await;
+    let accepted: Value = bot
+        .post_app(&app_request("task-j", 1, "n1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job_id = accepted["job_id"].as_str().unwrap();
+    let response = bot.get(&format!("/jobs/{job_id}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let job: Value = response.json().await.unwrap();
+    insta::assert_json_snapshot!(job, {
+        ".id" => "[id]",
+        ".deadline" => "[deadline]",
+        ".created_at" => "[created_at]",
+        ".updated_at" => "[updated_at]",
+    });
+}
+
+#[tokio::test]
+async fn an_unknown_job_gets_404_and_a_malformed_id_400() {
+    let bot = spawn_bot().await;
+    let response = bot.get("/jobs/67e55044-10b1-426f-9247-bb680e5fe0c8").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("no job"));
+
+    let response = bot.get("/jobs/42").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["fields"]["id"].as_str().unwrap().contains("UUID"));
+}

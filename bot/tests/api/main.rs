@@ -1,0 +1,10 @@
+//! Integration tests of the bot against real PostgreSQL and RabbitMQ, one
+//! binary so they share one build and link.
+
+mod app;
+mod health;
+mod helpers;
+mod jobs;
+mod relay;
+mod set_webhook;
+mod webhook;

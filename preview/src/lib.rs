@@ -1,0 +1,2 @@
+//! `preview`: serves generated sites from their own origin. (Built out by
+//! the preview issue.)

@@ -1,0 +1,72 @@
+# Shared by the scripts in this folder: defaults and making sure the
+# services pagesmith needs are up. Source it; don't run it.
+
+: "${CARGO_TARGET_DIR:=$HOME/.cache/pagesmith/target}"
+export CARGO_TARGET_DIR
+
+: "${PG_HOST:=127.0.0.1}"
+: "${PG_PORT:=5432}"
+: "${AMQP_HOST:=127.0.0.1}"
+: "${AMQP_PORT:=5672}"
+# The server-level URL tests use to create a fresh database each.
+: "${TEST_DATABASE_URL:=postgres://postgres@${PG_HOST}:${PG_PORT}/postgres}"
+: "${TEST_AMQP_URL:=amqp://guest:guest@${AMQP_HOST}:${AMQP_PORT}/%2f}"
+export TEST_DATABASE_URL TEST_AMQP_URL
+
+log() { printf '\033[1m[pagesmith]\033[0m %s\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_for_port() {
+    local host=$1 port=$2 seconds=$3
+    for _ in $(seq "$((seconds * 4))"); do
+        port_open "$host" "$port" && return 0
+        sleep 0.25
+    done
+    return 1
+}
+
+ensure_postgres() {
+    if port_open "$PG_HOST" "$PG_PORT"; then return 0; fi
+    if [[ "$PG_HOST" != 127.0.0.1 && "$PG_HOST" != localhost ]]; then
+        log "PostgreSQL at $PG_HOST:$PG_PORT is not reachable, and it is not local, so I can't start it."
+        return 1
+    fi
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [[ -d /etc/postgresql ]] && [[ -n "$(ls /etc/postgresql)" ]]; then
+        local version
+        version=$(ls /etc/postgresql | sort -V | tail -n1)
+        log "starting PostgreSQL $version"
+        pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+        if wait_for_port "$PG_HOST" "$PG_PORT" 30; then return 0; fi
+        log "PostgreSQL did not come up on $PG_HOST:$PG_PORT within 30 s"
+        return 1
+    fi
+    log "PostgreSQL is not running on $PG_HOST:$PG_PORT and is not installed here."
+    log "Install it (Debian/Ubuntu: sudo apt-get install postgresql) or run it in a container:"
+    log "  docker compose up -d postgres"
+    return 1
+}
+
+ensure_rabbitmq() {
+    if port_open "$AMQP_HOST" "$AMQP_PORT"; then return 0; fi
+    if [[ "$AMQP_HOST" != 127.0.0.1 && "$AMQP_HOST" != localhost ]]; then
+        log "RabbitMQ at $AMQP_HOST:$AMQP_PORT is not reachable, and it is not local, so I can't start it."
+        return 1
+    fi
+    if command -v rabbitmq-server >/dev/null 2>&1; then
+        log "starting RabbitMQ"
+        rabbitmq-server -detached || true
+        if wait_for_port "$AMQP_HOST" "$AMQP_PORT" 90; then return 0; fi
+        log "RabbitMQ did not come up on $AMQP_HOST:$AMQP_PORT within 90 s"
+        return 1
+    fi
+    log "RabbitMQ is not running on $AMQP_HOST:$AMQP_PORT and is not installed here."
+    log "Install it (Debian/Ubuntu: sudo apt-get install rabbitmq-server) or run it in a container:"
+    log "  docker compose up -d rabbitmq"
+    return 1
+}
+
+ensure_services() {
+    ensure_postgres
+    ensure_rabbitmq
+}

@@ -1,0 +1,267 @@
+//! Reading typed settings from the environment.
+//!
+//! Each binary has its own settings struct and reads it through [`Env`], which
+//! collects every missing or malformed variable, so start-up fails once with a
+//! message naming all of them instead of one per restart.
+
+use std::{collections::HashMap, fmt, path::PathBuf, str::FromStr};
+
+use secrecy::SecretString;
+
+use crate::telemetry::LogFormat;
+
+/// One variable that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarError {
+    pub name: String,
+    pub problem: String,
+}
+
+/// Every variable that could not be read, reported together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError(pub Vec<VarError>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration:")?;
+        for e in &self.0 {
+            write!(f, "\n  {}: {}", e.name, e.problem)?;
+        }
+        Ok(())
+    }
+}
+
+/// A source of variables that records what went wrong while reading them.
+pub struct Env {
+    vars: HashMap<String, String>,
+    errors: Vec<VarError>,
+}
+
+impl Env {
+    /// Reads from the process environment.
+    pub fn from_process() -> Self {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads from the given pairs (tests use this).
+    pub fn from_vars<I, K, V>(vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            vars: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, name: &str, problem: impl Into<String>) {
+        self.errors.push(VarError {
+            name: name.to_owned(),
+            problem: problem.into(),
+        });
+    }
+
+    /// The value, or `None` when unset. An empty value counts as unset.
+    pub fn optional(&mut self, name: &str) -> Option<String> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A value that must be set; records an error (and returns "") when not.
+    pub fn required(&mut self, name: &str) -> String {
+        match self.optional(name) {
+            Some(v) => v,
+            None => {
+                self.error(name, "is required but not set");
+                String::new()
+            }
+        }
+    }
+
+    /// A secret that must be set. Secrets are never printed, even on error.
+    pub fn required_secret(&mut self, name: &str) -> SecretString {
+        SecretString::from(self.required(name))
+    }
+
+    /// An optional secret.
+    pub fn optional_secret(&mut self, name: &str) -> Option<SecretString> {
+        self.optional(name).map(SecretString::from)
+    }
+
+    /// A parsed optional value; a malformed one is recorded as an error.
+    pub fn parse_optional<T>(&mut self, name: &str) -> Option<T>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        let raw = self.optional(name)?;
+        match raw.parse() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(name, format!("could not parse `{raw}`: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A parsed value with a default for when it is unset.
+    pub fn parse_or<T>(&mut self, name: &str, default: T) -> T
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.parse_optional(name).unwrap_or(default)
+    }
+
+    /// A parsed value that must be set.
+    pub fn parse_required<T>(&mut self, name: &str, placeholder: T) -> T
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        if self.optional(name).is_none() {
+            self.error(name, "is required but not set");
+            return placeholder;
+        }
+        self.parse_optional(name).unwrap_or(placeholder)
+    }
+
+    /// A boolean: `true/false`, `1/0`, `yes/no`, `on/off`.
+    pub fn flag(&mut self, name: &str, default: bool) -> bool {
+        let Some(raw) = self.optional(name) else {
+            return default;
+        };
+        match raw.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => {
+                self.error(name, format!("expected true or false, got `{raw}`"));
+                default
+            }
+        }
+    }
+
+    /// Records a problem found by a check across variables.
+    pub fn reject(&mut self, name: &str, problem: impl Into<String>) {
+        self.error(name, problem);
+    }
+
+    /// Fails if anything read so far was missing or malformed.
+    pub fn finish(self) -> Result<(), ConfigError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(self.errors))
+        }
+    }
+}
+
+/// Settings every binary shares.
+#[derive(Debug, Clone)]
+pub struct CommonSettings {
+    /// `DATABASE_URL`: PostgreSQL connection string.
+    pub database_url: SecretString,
+    /// `DATABASE_MAX_CONNECTIONS` (default 16).
+    pub database_max_connections: u32,
+    /// `AMQP_URL`: RabbitMQ connection string.
+    pub amqp_url: SecretString,
+    /// `AMQP_QUEUE_PREFIX` (default `pagesmith`): prefix of every queue name.
+    pub queue_prefix: String,
+    /// `DATA_DIR` (default `./data`): bundles, local repositories.
+    pub data_dir: PathBuf,
+    /// `LOG_FORMAT` (default `pretty`).
+    pub log_format: LogFormat,
+}
+
+impl CommonSettings {
+    pub const DEFAULT_QUEUE_PREFIX: &str = "pagesmith";
+
+    /// Reads the shared variables, recording problems in `env`.
+    pub fn read(env: &mut Env) -> Self {
+        let database_url = env.required_secret("DATABASE_URL");
+        let database_max_connections = env.parse_or("DATABASE_MAX_CONNECTIONS", 16);
+        let amqp_url = env.required_secret("AMQP_URL");
+        let queue_prefix = env
+            .optional("AMQP_QUEUE_PREFIX")
+            .unwrap_or_else(|| Self::DEFAULT_QUEUE_PREFIX.to_owned());
+        if !queue_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            env.reject(
+                "AMQP_QUEUE_PREFIX",
+                "may hold only letters, digits, '-', '_' and '.'",
+            );
+        }
+        let data_dir = env.parse_or("DATA_DIR", PathBuf::from("./data"));
+        let log_format = env.parse_or("LOG_FORMAT", LogFormat::Pretty);
+        Self {
+            database_url,
+            database_max_connections,
+            amqp_url,
+            queue_prefix,
+            data_dir,
+            log_format,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_by_name() {
+        let mut env = Env::from_vars([("LOG_FORMAT", "xml"), ("DATABASE_MAX_CONNECTIONS", "lots")]);
+        let _ = CommonSettings::read(&mut env);
+        let err = env.finish().unwrap_err();
+        let names: Vec<_> = err.0.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "DATABASE_URL",
+                "DATABASE_MAX_CONNECTIONS",
+                "AMQP_URL",
+                "LOG_FORMAT"
+            ]
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("DATABASE_URL: is required but not set"),
+            "{text}"
+        );
+        assert!(text.contains("could not parse `xml`"), "{text}");
+    }
+
+    #[test]
+    fn defaults_apply_when_unset() {
+        let mut env = Env::from_vars([
+            ("DATABASE_URL", "postgres://localhost/x"),
+            ("AMQP_URL", "amqp://localhost"),
+        ]);
+        let common = CommonSettings::read(&mut env);
+        env.finish().unwrap();
+        assert_eq!(common.queue_prefix, "pagesmith");
+        assert_eq!(common.log_format, LogFormat::Pretty);
+        assert_eq!(common.database_max_connections, 16);
+    }
+
+    #[test]
+    fn flags_accept_common_spellings_and_reject_others() {
+        let mut env = Env::from_vars([("A", "yes"), ("B", "0"), ("C", "maybe")]);
+        assert!(env.flag("A", false));
+        assert!(!env.flag("B", true));
+        assert!(env.flag("C", true));
+        assert!(env.flag("UNSET", true));
+        let err = env.finish().unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!(err.0[0].name, "C");
+    }
+}

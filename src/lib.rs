@@ -1,0 +1,12 @@
+//! pagesmith's shared library: everything two binaries need.
+//!
+//! It exposes domain types and plain functions, never axum or lapin types in
+//! its signatures where a domain type will do, so each binary keeps its
+//! framework to itself.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod queue;
+pub mod secret;
+pub mod telemetry;

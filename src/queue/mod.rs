@@ -1,0 +1,38 @@
+//! RabbitMQ: the queue topology, declared in one place, and confirmed
+//! publishing.
+
+mod publish;
+mod topology;
+
+pub use publish::{ConfirmedChannel, Outgoing, PublishError};
+pub use topology::Topology;
+
+use lapin::{Connection, ConnectionProperties};
+use secrecy::{ExposeSecret, SecretString};
+
+/// AMQP header carrying the id of the HTTP request that created the job, so
+/// one job's log lines join up across processes.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// AMQP header carrying the job id.
+pub const JOB_ID_HEADER: &str = "x-job-id";
+/// AMQP header carrying the reason a message was dead-lettered.
+pub const FAILURE_REASON_HEADER: &str = "x-failure-reason";
+
+/// Opens a connection named after the process, so the broker's management
+/// views show who is connected.
+pub async fn connect(url: &SecretString, name: &str) -> Result<Connection, lapin::Error> {
+    let properties = ConnectionProperties::default().with_connection_name(name.to_owned().into());
+    Connection::connect(url.expose_secret(), properties).await
+}
+
+/// A string header of a delivery, if present.
+pub fn header(properties: &lapin::BasicProperties, name: &str) -> Option<String> {
+    let headers = properties.headers().as_ref()?;
+    match headers.inner().get(name)? {
+        lapin::types::AMQPValue::LongString(s) => {
+            Some(String::from_utf8_lossy(s.as_bytes()).into_owned())
+        }
+        lapin::types::AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        _ => None,
+    }
+}

@@ -1,0 +1,56 @@
+//! Logging set-up shared by the binaries.
+
+use std::str::FromStr;
+
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+/// How log lines are written, from `LOG_FORMAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One JSON object per event, for log shippers.
+    Json,
+    /// Human-readable lines, for a terminal.
+    #[default]
+    Pretty,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "json" => Ok(Self::Json),
+            "pretty" | "text" => Ok(Self::Pretty),
+            other => Err(format!("expected `json` or `pretty`, got `{other}`")),
+        }
+    }
+}
+
+/// Installs the global tracing subscriber. `RUST_LOG` filters (default `info`).
+///
+/// Calling it twice is harmless, so tests may call it freely.
+pub fn init(format: LogFormat) {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
+    init_with_filter(format, &filter);
+}
+
+/// Installs the global subscriber with an explicit filter such as
+/// `info,sqlx=warn`.
+pub fn init_with_filter(format: LogFormat, filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match format {
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
+            .try_init(),
+        LogFormat::Pretty => registry.with(fmt::layer().compact()).try_init(),
+    };
+    // Err only means a subscriber is already installed.
+    let _ = result;
+}

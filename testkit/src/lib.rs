@@ -1,0 +1,71 @@
+//! The test harness: a fresh PostgreSQL database and an isolated set of
+//! RabbitMQ queues per test, plus a TCP proxy that can cut a connection to
+//! either, for the tests that prove failures are handled honestly.
+//!
+//! Tests read `TEST_DATABASE_URL` (a server-level URL; default
+//! `postgres://postgres@127.0.0.1:5432/postgres`) and `TEST_AMQP_URL`
+//! (default `amqp://guest:guest@127.0.0.1:5672/%2f`).
+
+mod broker;
+mod database;
+mod proxy;
+
+pub use broker::{TakenMessage, TestBroker};
+pub use database::TestDb;
+pub use proxy::TcpProxy;
+
+use std::time::Duration;
+
+/// Logs for tests when `TEST_LOG` is set (`TEST_LOG=debug cargo test ...`).
+pub fn init_tracing() {
+    if let Ok(level) = std::env::var("TEST_LOG") {
+        let filter = if level.is_empty() { "info" } else { &level };
+        pagesmith::telemetry::init_with_filter(pagesmith::telemetry::LogFormat::Pretty, filter);
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after
+/// `timeout`. For waiting on asynchronous effects without fixed sleeps.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// `url` with its `host:port` replaced by `addr`, keeping any `user@`.
+pub fn with_address(url: &str, addr: std::net::SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").expect("URL has a scheme");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let userinfo = authority
+        .rsplit_once('@')
+        .map(|(u, _)| format!("{u}@"))
+        .unwrap_or_default();
+    format!("{scheme}://{userinfo}{addr}/{path}")
+}
+
+/// Runs `future` to completion on a fresh runtime in its own thread. For
+/// clean-up in `Drop`, which may run inside or outside a runtime.
+pub(crate) fn block_on_detached<F>(future: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let _ = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(future);
+    })
+    .join();
+}
