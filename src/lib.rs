@@ -4,9 +4,11 @@
 //! its signatures where a domain type will do, so each binary keeps its
 //! framework to itself.
 
+pub mod bundle;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod queue;
+pub mod sanitize;
 pub mod secret;
 pub mod telemetry;

@@ -5,6 +5,8 @@ pub mod app;
 pub mod ingest;
 pub mod jobs;
 pub mod outbox;
+pub mod projects;
+pub mod versions;
 
 use std::time::Duration;
 

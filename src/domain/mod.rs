@@ -2,6 +2,7 @@
 
 pub mod app_request;
 pub mod data_uri;
+pub mod file_type;
 pub mod job;
 pub mod net;
 pub mod site_path;

@@ -1,2 +1,4 @@
 //! `worker`: consumes jobs, generates, checks, bundles, talks to Telegram,
-//! publishes and calls back. (Built out by the worker issue.)
+//! publishes and calls back.
+
+pub mod generator;

@@ -1,0 +1,48 @@
+//! Projects: one site, many versions.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::Source;
+
+/// A project to create.
+#[derive(Debug, Clone)]
+pub struct NewProject {
+    pub id: Uuid,
+    pub source: Source,
+    /// The /app task, for evaluator projects.
+    pub task: Option<String>,
+    pub chat_id: Option<i64>,
+    pub owner_user_id: Option<i64>,
+    pub title: String,
+}
+
+/// Creates the project. For an /app task that already has one, returns the
+/// existing id instead: every round of a task belongs to one project.
+pub async fn insert_or_get(
+    conn: &mut PgConnection,
+    project: &NewProject,
+) -> Result<Uuid, sqlx::Error> {
+    let inserted = sqlx::query_scalar!(
+        "INSERT INTO projects (id, source, task, chat_id, owner_user_id, title)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (task) DO NOTHING
+         RETURNING id",
+        project.id,
+        project.source.as_str(),
+        project.task,
+        project.chat_id,
+        project.owner_user_id,
+        project.title,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match inserted {
+        Some(id) => Ok(id),
+        None => {
+            sqlx::query_scalar!("SELECT id FROM projects WHERE task = $1", project.task)
+                .fetch_one(conn)
+                .await
+        }
+    }
+}

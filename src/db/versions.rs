@@ -1,0 +1,122 @@
+//! Versions: checked, immutable snapshots of a project, one per generation.
+
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::bundle::FileEntry;
+
+/// One self-check and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub passed: bool,
+    /// What failed, or what was verified.
+    pub detail: String,
+}
+
+/// A version to record.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub job_id: Uuid,
+    pub number: i32,
+    pub generator: String,
+    pub files: Vec<FileEntry>,
+    pub bundle: String,
+    pub checks: Vec<CheckResult>,
+    pub preview_token: String,
+    /// How long its preview links work.
+    pub ttl: Duration,
+}
+
+/// A fresh preview token: 192 random bits, URL-safe.
+pub fn new_preview_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Records the version unless its job already has one; returns the job's
+/// version id either way, so a redelivered job never makes a second one.
+pub async fn insert(conn: &mut PgConnection, v: &NewVersion) -> Result<Uuid, sqlx::Error> {
+    let inserted = sqlx::query_scalar!(
+        "INSERT INTO versions
+             (id, project_id, job_id, number, generator, files, bundle, checks, preview_token, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(secs => $10::float8))
+         ON CONFLICT (job_id) DO NOTHING
+         RETURNING id",
+        v.id,
+        v.project_id,
+        v.job_id,
+        v.number,
+        v.generator,
+        serde_json::to_value(&v.files).expect("entries serialize"),
+        v.bundle,
+        serde_json::to_value(&v.checks).expect("checks serialize"),
+        v.preview_token,
+        v.ttl.as_secs_f64(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match inserted {
+        Some(id) => Ok(id),
+        None => {
+            sqlx::query_scalar!("SELECT id FROM versions WHERE job_id = $1", v.job_id)
+                .fetch_one(conn)
+                .await
+        }
+    }
+}
+
+/// What the preview server needs to serve a version.
+#[derive(Debug, Clone)]
+pub struct PreviewVersion {
+    pub id: Uuid,
+    pub bundle: String,
+    /// `active`, `rejected` or `expired`.
+    pub state: String,
+    pub expires_at: DateTime<Utc>,
+    pub files: Vec<FileEntry>,
+}
+
+impl PreviewVersion {
+    /// Whether its links still work at `now`.
+    pub fn is_servable(&self, now: DateTime<Utc>) -> bool {
+        self.state == "active" && now < self.expires_at
+    }
+}
+
+/// The version a preview token opens.
+pub async fn find_by_token(
+    pool: &PgPool,
+    token: &str,
+) -> Result<Option<PreviewVersion>, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT id, bundle, state, expires_at, files FROM versions WHERE preview_token = $1",
+        token
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| PreviewVersion {
+        id: r.id,
+        bundle: r.bundle,
+        state: r.state,
+        expires_at: r.expires_at,
+        files: serde_json::from_value(r.files).unwrap_or_default(),
+    }))
+}
+
+/// Sets a version's state (`rejected`, `expired`).
+pub async fn set_state(pool: &PgPool, id: Uuid, state: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE versions SET state = $2 WHERE id = $1", id, state)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
