@@ -9,7 +9,11 @@ CREATE TABLE projects (
     task          text UNIQUE,
     chat_id       bigint,
     owner_user_id bigint,
+    -- Who the site's LICENSE names.
+    owner_name    text NOT NULL,
     title         text NOT NULL,
+    -- What was first asked for; later rounds ask for changes to it.
+    brief         text NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX projects_by_chat ON projects (chat_id, created_at DESC) WHERE chat_id IS NOT NULL;
@@ -46,8 +50,10 @@ CREATE TABLE generations (
     generator  text NOT NULL,
     -- The LLM's raw answer(s), for traceability. Never published.
     raw_output text,
-    -- [{"path": ..., "content": ...}] as generated, before validation.
+    -- [{"path": ..., "content": ...}] as generated, validated.
     files      jsonb NOT NULL,
+    -- Whether the one repair round already ran.
+    repaired   boolean NOT NULL DEFAULT false,
     created_at timestamptz NOT NULL DEFAULT now()
 );
 

@@ -45,7 +45,9 @@ fn job_for_message(message: &Message) -> Option<NewJob> {
     }
     // Channel posts and anonymous admins have no sender; there is nobody to
     // answer or to authorise, so they are ignored.
-    let user_id = message.from.as_ref()?.id.0 as i64;
+    let from = message.from.as_ref()?;
+    let user_id = from.id.0 as i64;
+    let user_name = Some(from.full_name()).filter(|n| !n.trim().is_empty());
     let chat_id = message.chat.id.0;
     let message_id = message.id.0;
 
@@ -58,6 +60,7 @@ fn job_for_message(message: &Message) -> Option<NewJob> {
                 text: args,
                 reply_to_message_id: message.reply_to_message().map(|m| m.id.0),
                 revise: true,
+                user_name,
             })
         }
         Some((name, args)) => JobPayload::Command(TelegramCommand {
@@ -74,6 +77,7 @@ fn job_for_message(message: &Message) -> Option<NewJob> {
             text: text.to_owned(),
             reply_to_message_id: message.reply_to_message().map(|m| m.id.0),
             revise: false,
+            user_name,
         }),
     };
     Some(NewJob {

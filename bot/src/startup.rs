@@ -40,14 +40,7 @@ impl Application {
     /// Connects, migrates, binds `settings.addr` (port 0 picks a free port)
     /// and starts the ingest batcher, the outbox relay and the janitor.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pool = db::pool(
-            &settings.common.database_url,
-            settings.common.database_max_connections,
-        )
-        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
-        db::migrate(&pool, Duration::from_secs(30))
-            .await
-            .context("could not apply database migrations")?;
+        let pool = db::connect_and_migrate(&settings.common).await?;
 
         let stop = CancellationToken::new();
         let outbox_wakeup = Arc::new(Notify::new());

@@ -175,3 +175,33 @@ pub async fn attachments(
     .fetch_all(pool)
     .await
 }
+
+/// An /app request as the worker needs it.
+#[derive(Debug, Clone)]
+pub struct AppRequestRecord {
+    pub job_id: Uuid,
+    pub task: String,
+    pub round: i32,
+    pub nonce: String,
+    pub email: String,
+    pub brief: String,
+    pub checks: serde_json::Value,
+    pub evaluation_url: String,
+    pub received_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+}
+
+/// The request behind an /app job.
+pub async fn request_for_job(
+    pool: &PgPool,
+    job_id: Uuid,
+) -> Result<Option<AppRequestRecord>, sqlx::Error> {
+    sqlx::query_as!(
+        AppRequestRecord,
+        "SELECT job_id, task, round, nonce, email, brief, checks, evaluation_url, received_at, deadline
+         FROM app_requests WHERE job_id = $1",
+        job_id
+    )
+    .fetch_optional(pool)
+    .await
+}

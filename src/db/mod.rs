@@ -2,6 +2,8 @@
 //! concern.
 
 pub mod app;
+pub mod chat;
+pub mod generations;
 pub mod ingest;
 pub mod jobs;
 pub mod outbox;
@@ -37,6 +39,20 @@ pub fn pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
         .min_connections(0)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_lazy_with(options.application_name("pagesmith"))
+}
+
+/// The pool a binary runs on, with the schema migrated: how every binary
+/// starts.
+pub async fn connect_and_migrate(
+    settings: &crate::config::CommonSettings,
+) -> anyhow::Result<PgPool> {
+    use anyhow::Context;
+    let pool = pool(&settings.database_url, settings.database_max_connections)
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    migrate(&pool, Duration::from_secs(30))
+        .await
+        .context("could not apply database migrations")?;
+    Ok(pool)
 }
 
 /// Applies pending migrations, retrying while the database comes up (as it

@@ -76,3 +76,25 @@ pub async fn backlog(pool: &PgPool) -> Result<i64, sqlx::Error> {
         .await?;
     Ok(n)
 }
+
+/// Queues a message for `job_id` in the caller's transaction, and wakes the
+/// relay (the notification is delivered on commit).
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    job_id: Uuid,
+    kind: crate::domain::JobKind,
+) -> Result<(), sqlx::Error> {
+    let message = crate::domain::JobMessage { job_id, kind };
+    sqlx::query!(
+        "INSERT INTO outbox (job_id, queue, payload) VALUES ($1, $2, $3)",
+        job_id,
+        kind.queue().as_str(),
+        serde_json::to_value(&message).expect("messages serialize"),
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -14,7 +14,9 @@ pub struct NewProject {
     pub task: Option<String>,
     pub chat_id: Option<i64>,
     pub owner_user_id: Option<i64>,
+    pub owner_name: String,
     pub title: String,
+    pub brief: String,
 }
 
 /// Creates the project. For an /app task that already has one, returns the
@@ -24,8 +26,8 @@ pub async fn insert_or_get(
     project: &NewProject,
 ) -> Result<Uuid, sqlx::Error> {
     let inserted = sqlx::query_scalar!(
-        "INSERT INTO projects (id, source, task, chat_id, owner_user_id, title)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO projects (id, source, task, chat_id, owner_user_id, owner_name, title, brief)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (task) DO NOTHING
          RETURNING id",
         project.id,
@@ -33,7 +35,9 @@ pub async fn insert_or_get(
         project.task,
         project.chat_id,
         project.owner_user_id,
+        project.owner_name,
         project.title,
+        project.brief,
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -45,4 +49,43 @@ pub async fn insert_or_get(
                 .await
         }
     }
+}
+
+/// A project as the worker reads it.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: Uuid,
+    pub source: String,
+    pub task: Option<String>,
+    pub chat_id: Option<i64>,
+    pub owner_user_id: Option<i64>,
+    pub owner_name: String,
+    pub title: String,
+    pub brief: String,
+}
+
+/// The project with this id.
+pub async fn get(pool: &sqlx::PgPool, id: Uuid) -> Result<Option<Project>, sqlx::Error> {
+    sqlx::query_as!(
+        Project,
+        "SELECT id, source, task, chat_id, owner_user_id, owner_name, title, brief FROM projects WHERE id = $1",
+        id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// The newest project of a chat.
+pub async fn latest_in_chat(
+    pool: &sqlx::PgPool,
+    chat_id: i64,
+) -> Result<Option<Project>, sqlx::Error> {
+    sqlx::query_as!(
+        Project,
+        "SELECT id, source, task, chat_id, owner_user_id, owner_name, title, brief FROM projects
+         WHERE chat_id = $1 ORDER BY created_at DESC LIMIT 1",
+        chat_id
+    )
+    .fetch_optional(pool)
+    .await
 }

@@ -26,7 +26,6 @@ pub struct NewVersion {
     pub id: Uuid,
     pub project_id: Uuid,
     pub job_id: Uuid,
-    pub number: i32,
     pub generator: String,
     pub files: Vec<FileEntry>,
     pub bundle: String,
@@ -43,19 +42,28 @@ pub fn new_preview_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Records the version unless its job already has one; returns the job's
-/// version id either way, so a redelivered job never makes a second one.
+/// Records the version, numbered after the project's newest, unless its job
+/// already has one; returns the job's version id either way, so a
+/// redelivered job never makes a second one. Call it in a transaction: the
+/// numbering takes a lock on the project until commit.
 pub async fn insert(conn: &mut PgConnection, v: &NewVersion) -> Result<Uuid, sqlx::Error> {
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 1))",
+        v.project_id
+    )
+    .execute(&mut *conn)
+    .await?;
     let inserted = sqlx::query_scalar!(
         "INSERT INTO versions
              (id, project_id, job_id, number, generator, files, bundle, checks, preview_token, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(secs => $10::float8))
+         SELECT $1, $2, $3, COALESCE(max(number), 0) + 1, $4, $5, $6, $7, $8,
+                now() + make_interval(secs => $9::float8)
+         FROM versions WHERE project_id = $2
          ON CONFLICT (job_id) DO NOTHING
          RETURNING id",
         v.id,
         v.project_id,
         v.job_id,
-        v.number,
         v.generator,
         serde_json::to_value(&v.files).expect("entries serialize"),
         v.bundle,
@@ -114,9 +122,104 @@ pub async fn find_by_token(
 }
 
 /// Sets a version's state (`rejected`, `expired`).
-pub async fn set_state(pool: &PgPool, id: Uuid, state: &str) -> Result<(), sqlx::Error> {
+pub async fn set_state(conn: &mut PgConnection, id: Uuid, state: &str) -> Result<(), sqlx::Error> {
     sqlx::query!("UPDATE versions SET state = $2 WHERE id = $1", id, state)
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(())
+}
+
+/// A version as the worker reads it.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub job_id: Uuid,
+    pub number: i32,
+    pub generator: String,
+    pub files: Vec<FileEntry>,
+    pub bundle: String,
+    pub checks: Vec<CheckResult>,
+    pub preview_token: String,
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The columns every version query selects, before JSON decoding.
+struct VersionRow {
+    id: Uuid,
+    project_id: Uuid,
+    job_id: Uuid,
+    number: i32,
+    generator: String,
+    files: serde_json::Value,
+    bundle: String,
+    checks: serde_json::Value,
+    preview_token: String,
+    state: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<VersionRow> for Version {
+    type Error = sqlx::Error;
+
+    fn try_from(r: VersionRow) -> Result<Self, sqlx::Error> {
+        let bad =
+            |e: serde_json::Error| sqlx::Error::Decode(format!("version {}: {e}", r.id).into());
+        Ok(Version {
+            files: serde_json::from_value(r.files.clone()).map_err(bad)?,
+            checks: serde_json::from_value(r.checks.clone()).map_err(bad)?,
+            id: r.id,
+            project_id: r.project_id,
+            job_id: r.job_id,
+            number: r.number,
+            generator: r.generator,
+            bundle: r.bundle,
+            preview_token: r.preview_token,
+            state: r.state,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// The version with this id.
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Version>, sqlx::Error> {
+    sqlx::query_as!(
+        VersionRow,
+        "SELECT id, project_id, job_id, number, generator, files, bundle, checks, preview_token, state, created_at
+         FROM versions WHERE id = $1",
+        id
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(Version::try_from)
+    .transpose()
+}
+
+/// The version a job produced, if any.
+pub async fn for_job(pool: &PgPool, job_id: Uuid) -> Result<Option<Version>, sqlx::Error> {
+    sqlx::query_as!(
+        VersionRow,
+        "SELECT id, project_id, job_id, number, generator, files, bundle, checks, preview_token, state, created_at
+         FROM versions WHERE job_id = $1",
+        job_id
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(Version::try_from)
+    .transpose()
+}
+
+/// The newest version of a project.
+pub async fn latest(pool: &PgPool, project_id: Uuid) -> Result<Option<Version>, sqlx::Error> {
+    sqlx::query_as!(
+        VersionRow,
+        "SELECT id, project_id, job_id, number, generator, files, bundle, checks, preview_token, state, created_at
+         FROM versions WHERE project_id = $1 ORDER BY number DESC LIMIT 1",
+        project_id
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(Version::try_from)
+    .transpose()
 }

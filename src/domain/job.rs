@@ -146,6 +146,9 @@ pub struct TelegramPrompt {
     /// Set for `/revise <text>`: a change to the chat's latest project.
     #[serde(default)]
     pub revise: bool,
+    /// The sender's name as Telegram shows it, for the site's LICENSE.
+    #[serde(default)]
+    pub user_name: Option<String>,
 }
 
 /// A bot command.

@@ -1,4 +1,21 @@
 //! `worker`: consumes jobs, generates, checks, bundles, talks to Telegram,
 //! publishes and calls back.
 
+pub mod callbacks;
+pub mod commands;
+pub mod consumer;
+pub mod environment;
+pub mod error;
 pub mod generator;
+pub mod lock;
+pub mod manifest;
+pub mod pipeline;
+pub mod process;
+pub mod secrets;
+pub mod settings;
+pub mod stages;
+pub mod startup;
+pub mod telegram;
+
+pub use settings::Settings;
+pub use startup::Worker;

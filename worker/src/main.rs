@@ -1,23 +1,15 @@
 //! `worker`: see the library crate.
 
-use anyhow::Context;
-use pagesmith::{
-    config::{CommonSettings, Env},
-    queue::{self, Topology},
-};
+use worker::{Settings, Worker};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut env = Env::from_process();
-    let common = CommonSettings::read(&mut env);
-    env.finish()?;
-    pagesmith::telemetry::init(common.log_format);
-    let connection = queue::connect(&common.amqp_url, "pagesmith-worker")
+    let settings = Settings::from_env()?;
+    pagesmith::telemetry::init(settings.common.log_format);
+    Worker::build(settings)
+        .await?
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
         .await
-        .context("cannot connect to RabbitMQ at AMQP_URL")?;
-    let channel = connection.create_channel().await?;
-    Topology::new(common.queue_prefix).declare(&channel).await?;
-    tracing::warn!("the worker does not process jobs yet; they wait in RabbitMQ");
-    tokio::signal::ctrl_c().await?;
-    Ok(())
 }

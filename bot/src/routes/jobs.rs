@@ -32,6 +32,22 @@ pub struct JobView {
     pub deadline: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The version the job produced, once it is ready.
+    pub preview: Option<PreviewView>,
+}
+
+/// Where to look at a version.
+#[derive(Debug, Serialize)]
+pub struct PreviewView {
+    pub version: i32,
+    /// The site as generated, scripts running in a sandbox.
+    pub live_url: String,
+    /// A sanitized, script-free rendering.
+    pub safe_url: String,
+    /// `active`, `rejected` or `expired`.
+    pub state: String,
+    pub checks_passed: usize,
+    pub checks_total: usize,
 }
 
 pub async fn show(
@@ -53,7 +69,31 @@ pub async fn show(
         .await
         .map_err(ApiError::database)?
         .ok_or_else(|| ApiError::NotFound(format!("no job has the id {id}")))?;
+    let base = state
+        .settings
+        .preview_base_url
+        .as_str()
+        .trim_end_matches('/');
+    let preview = match (job.version_number, &job.preview_token) {
+        (Some(version), Some(token)) => {
+            let checks: Vec<serde_json::Value> = job
+                .checks
+                .as_ref()
+                .and_then(|c| c.as_array().cloned())
+                .unwrap_or_default();
+            Some(PreviewView {
+                version,
+                live_url: format!("{base}/p/{token}/"),
+                safe_url: format!("{base}/s/{token}/"),
+                state: job.version_state.clone().unwrap_or_default(),
+                checks_passed: checks.iter().filter(|c| c["passed"] == true).count(),
+                checks_total: checks.len(),
+            })
+        }
+        _ => None,
+    };
     Ok(Json(JobView {
+        preview,
         status: status_of(&job.state),
         id: job.id,
         kind: job.kind,

@@ -37,3 +37,54 @@ async fn an_unknown_job_gets_404_and_a_malformed_id_400() {
     let body: Value = response.json().await.unwrap();
     assert!(body["fields"]["id"].as_str().unwrap().contains("UUID"));
 }
+
+#[tokio::test]
+async fn a_ready_job_shows_its_live_and_safe_preview_links() {
+    let bot = crate::helpers::spawn_bot_with(crate::helpers::Options {
+        env: vec![("PREVIEW_BASE_URL", "https://preview.example.net".into())],
+        ..Default::default()
+    })
+    .await;
+    let accepted: Value = bot
+        .post_app(&app_request("task-p", 1, "n1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job_id: uuid::Uuid = accepted["job_id"].as_str().unwrap().parse().unwrap();
+    let project = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO projects (id, source, task, owner_name, title, brief) VALUES ($1, 'app', 'task-p', 'a', 't', 'b')")
+        .bind(project)
+        .execute(&bot.db.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO versions (id, project_id, job_id, number, generator, files, bundle, checks, preview_token, expires_at)
+         VALUES ($1, $2, $3, 1, 'builtin', '[]', 'b', $4, 'tok123', now() + interval '1 day')",
+    )
+    .bind(uuid::Uuid::new_v4())
+    .bind(project)
+    .bind(job_id)
+    .bind(serde_json::json!([{"name": "a", "passed": true, "detail": ""}, {"name": "b", "passed": false, "detail": "x"}]))
+    .execute(&bot.db.pool)
+    .await
+    .unwrap();
+
+    let job: Value = bot
+        .get(&format!("/jobs/{job_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        job["preview"],
+        serde_json::json!({
+            "version": 1,
+            "live_url": "https://preview.example.net/p/tok123/",
+            "safe_url": "https://preview.example.net/s/tok123/",
+            "state": "active",
+            "checks_passed": 1,
+            "checks_total": 2
+        })
+    );
+}

@@ -1,0 +1,70 @@
+//! The bot's messages in chats, so a reply or a click finds its project.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// What a bot message is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub project_id: Uuid,
+    pub version_id: Option<Uuid>,
+    pub purpose: String,
+}
+
+/// Remembers (or updates) what a message is about.
+pub async fn record(
+    pool: &PgPool,
+    chat_id: i64,
+    message_id: i32,
+    project_id: Uuid,
+    version_id: Option<Uuid>,
+    purpose: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO chat_messages (chat_id, message_id, project_id, version_id, purpose)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (chat_id, message_id) DO UPDATE
+             SET version_id = COALESCE(EXCLUDED.version_id, chat_messages.version_id),
+                 purpose = EXCLUDED.purpose",
+        chat_id,
+        message_id,
+        project_id,
+        version_id,
+        purpose,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// What the bot's message `message_id` in `chat_id` is about.
+pub async fn find(
+    pool: &PgPool,
+    chat_id: i64,
+    message_id: i32,
+) -> Result<Option<ChatMessage>, sqlx::Error> {
+    sqlx::query_as!(
+        ChatMessage,
+        "SELECT project_id, version_id, purpose FROM chat_messages WHERE chat_id = $1 AND message_id = $2",
+        chat_id,
+        message_id,
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// Whether a message with this purpose was already sent for the version.
+pub async fn sent_for_version(
+    pool: &PgPool,
+    version_id: Uuid,
+    purpose: &str,
+) -> Result<bool, sqlx::Error> {
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM chat_messages WHERE version_id = $1 AND purpose = $2) AS "e!""#,
+        version_id,
+        purpose,
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(exists)
+}

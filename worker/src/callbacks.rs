@@ -1,0 +1,218 @@
+//! Clicks on the review buttons: Approve, Request changes, Reject.
+//!
+//! Every click is answered (Telegram drops an unanswered one after about
+//! 150 s). Only the requester or a configured reviewer may act; a repeated
+//! or stale click (a version already published, or replaced by a newer
+//! round) changes nothing and says so.
+
+use pagesmith::{
+    db::{self, jobs::Job, projects::Project, versions::Version},
+    domain::{JobKind, JobPayload, JobState, job::TelegramCallback},
+};
+use uuid::Uuid;
+
+use crate::{environment::Environment, error::JobError, telegram::escape};
+
+/// What a button asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Approve,
+    Revise,
+    Reject,
+}
+
+/// `approve:<version id>` and friends. Anything else is tampered or stale.
+pub fn parse(data: &str) -> Option<(Action, Uuid)> {
+    let (action, id) = data.split_once(':')?;
+    let action = match action {
+        "approve" => Action::Approve,
+        "revise" => Action::Revise,
+        "reject" => Action::Reject,
+        _ => return None,
+    };
+    Some((action, Uuid::parse_str(id).ok()?))
+}
+
+pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
+    let JobPayload::Callback(click) = &job.payload else {
+        return Err(JobError::permanent("a callback job without a click", ""));
+    };
+    let (answer, alert) = handle(env, click).await?;
+    if let Err(e) = env
+        .telegram
+        .answer_callback(&click.query_id, &answer, alert)
+        .await
+    {
+        tracing::warn!(job.id = %job.id, error = %e, "could not answer the click");
+    }
+    let mut conn = env.pool.acquire().await?;
+    db::jobs::transition(&mut conn, job.id, &[JobState::Queued], JobState::Done).await?;
+    Ok(())
+}
+
+/// Acts on a click; returns the answer shown to the clicker.
+async fn handle(env: &Environment, click: &TelegramCallback) -> Result<(String, bool), JobError> {
+    let Some((action, version_id)) = parse(&click.data) else {
+        return Ok(("This button is not valid any more.".into(), true));
+    };
+    let Some(version) = db::versions::get(&env.pool, version_id).await? else {
+        return Ok(("That version no longer exists.".into(), true));
+    };
+    let Some(project) = db::projects::get(&env.pool, version.project_id).await? else {
+        return Ok(("That site no longer exists.".into(), true));
+    };
+    let authorized = project.owner_user_id == Some(click.user_id)
+        || env.settings.reviewer_user_ids.contains(&click.user_id);
+    if !authorized {
+        tracing::info!(user = click.user_id, version.id = %version.id, "unauthorized click refused");
+        return Ok((
+            "Sorry, only the person who asked for this site or a reviewer can do that.".into(),
+            true,
+        ));
+    }
+    let latest = db::versions::latest(&env.pool, project.id).await?;
+    if latest.as_ref().is_some_and(|l| l.number > version.number) {
+        return Ok((
+            format!(
+                "Version {} was replaced by a newer one; use the buttons under the latest version.",
+                version.number
+            ),
+            true,
+        ));
+    }
+    let Some(job) = db::jobs::load(&env.pool, version.job_id).await? else {
+        return Ok(("That version's job no longer exists.".into(), true));
+    };
+    match action {
+        Action::Approve => approve(env, &version, &job).await,
+        Action::Reject => reject(env, &version, &job, click).await,
+        Action::Revise => ask_for_changes(env, &project, &version, click).await,
+    }
+}
+
+async fn approve(
+    env: &Environment,
+    version: &Version,
+    job: &Job,
+) -> Result<(String, bool), JobError> {
+    let mut tx = env.pool.begin().await?;
+    let moved = db::jobs::transition(
+        &mut tx,
+        job.id,
+        &[JobState::PreviewReady],
+        JobState::Approved,
+    )
+    .await?;
+    if moved {
+        db::outbox::enqueue(&mut tx, job.id, JobKind::Generate).await?;
+    }
+    tx.commit().await?;
+    Ok(match (moved, job.state) {
+        (true, _) => (
+            format!("👍 Approved version {}. Publishing…", version.number),
+            false,
+        ),
+        (false, JobState::Approved | JobState::Publishing) => {
+            ("It is already being published.".into(), false)
+        }
+        (false, JobState::Published) => ("It is already published.".into(), false),
+        (false, JobState::Rejected) => ("This version was rejected.".into(), true),
+        (false, JobState::Expired) => ("This version expired.".into(), true),
+        (false, _) => ("This version cannot be approved now.".into(), true),
+    })
+}
+
+async fn reject(
+    env: &Environment,
+    version: &Version,
+    job: &Job,
+    click: &TelegramCallback,
+) -> Result<(String, bool), JobError> {
+    let mut tx = env.pool.begin().await?;
+    let moved = db::jobs::transition(
+        &mut tx,
+        job.id,
+        &[JobState::PreviewReady],
+        JobState::Rejected,
+    )
+    .await?;
+    if moved {
+        db::versions::set_state(&mut tx, version.id, "rejected").await?;
+    }
+    tx.commit().await?;
+    if !moved {
+        return Ok((
+            format!("This version is {} and cannot be rejected now.", job.state),
+            true,
+        ));
+    }
+    if let (Some(chat), Some(message)) = (click.chat_id, click.message_id) {
+        let text = format!(
+            "🗑 Version {} was rejected; its preview links no longer work.",
+            version.number
+        );
+        if let Err(e) = env.telegram.edit(chat, message, &text, None).await {
+            tracing::warn!(error = %e, "could not update the rejected message");
+        }
+    }
+    Ok((format!("Rejected version {}.", version.number), false))
+}
+
+async fn ask_for_changes(
+    env: &Environment,
+    project: &Project,
+    version: &Version,
+    click: &TelegramCallback,
+) -> Result<(String, bool), JobError> {
+    let Some(chat) = click.chat_id else {
+        return Ok((
+            "Reply to the site's message with what to change.".into(),
+            true,
+        ));
+    };
+    let text = format!(
+        "✏️ What should change in <b>{}</b> (version {})? Reply to this message with your changes.",
+        escape(&project.title),
+        version.number
+    );
+    match env.telegram.send(chat, &text, None).await {
+        Ok(message_id) => {
+            db::chat::record(
+                &env.pool,
+                chat,
+                message_id,
+                project.id,
+                Some(version.id),
+                "revise_prompt",
+            )
+            .await?;
+            Ok(("Tell me what to change.".into(), false))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not ask for changes");
+            Ok((
+                "Reply to the site's message with what to change.".into(),
+                false,
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn button_data_parses_and_tampering_does_not() {
+        let id = Uuid::new_v4();
+        assert_eq!(parse(&format!("approve:{id}")), Some((Action::Approve, id)));
+        assert_eq!(parse(&format!("reject:{id}")), Some((Action::Reject, id)));
+        assert_eq!(parse(&format!("publish:{id}")), None);
+        assert_eq!(parse("approve:not-a-uuid"), None);
+        assert_eq!(parse("approve"), None);
+        assert!(
+            format!("revise:{id}").len() <= 64,
+            "Telegram's callback_data limit"
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! Bot commands: `/start`, `/help`, `/status`, and a friendly answer to
+//! anything else.
+
+use pagesmith::{
+    db::{self, jobs::Job},
+    domain::{JobPayload, JobState, job::TelegramCommand},
+};
+
+use crate::{
+    environment::Environment, error::JobError, stages::notify::preview_urls, telegram::escape,
+};
+
+const HELP: &str = "I build websites from a description.\n\n\
+<b>Describe a site</b> in a message, e.g. <i>A one-page site for my bakery with the menu, opening hours and a contact form</i>. \
+I'll write it, check it, and send you preview links.\n\n\
+<b>Change it</b>: reply to my message with what to change, or send <code>/revise make the header blue</code>.\n\
+<b>Publish it</b>: press ✅ Approve under the preview.\n\n\
+Commands:\n\
+/status — your recent sites and where they stand\n\
+/revise &lt;text&gt; — change your latest site\n\
+/help — this message";
+
+/// Answers a command in its chat.
+pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
+    let JobPayload::Command(command) = &job.payload else {
+        return Err(JobError::permanent("a command job without a command", ""));
+    };
+    let text = match command.name.as_str() {
+        "start" => format!("👋 Hi! {HELP}"),
+        "help" => HELP.to_owned(),
+        "status" => status(env, command).await?,
+        "revise" => "Tell me what to change, e.g. <code>/revise make the header blue</code> — \
+                     or reply to my message about the site."
+            .to_owned(),
+        other => format!("I don't know <code>/{}</code>. Try /help.", escape(other)),
+    };
+    if let Err(e) = env.telegram.send(command.chat_id, &text, None).await {
+        // The answer is best effort; the job is done either way.
+        tracing::warn!(job.id = %job.id, error = %e, "could not answer a command");
+    }
+    let mut conn = env.pool.acquire().await?;
+    db::jobs::transition(&mut conn, job.id, &[JobState::Queued], JobState::Done).await?;
+    Ok(())
+}
+
+async fn status(env: &Environment, command: &TelegramCommand) -> Result<String, JobError> {
+    let jobs = db::jobs::recent_in_chat(&env.pool, command.chat_id, 5).await?;
+    if jobs.is_empty() {
+        return Ok("You have no sites yet. Describe one and I'll build it!".to_owned());
+    }
+    let lines: Vec<String> = jobs
+        .iter()
+        .map(|j| {
+            let title = escape(j.title.as_deref().unwrap_or("(new site)"));
+            let when = j.created_at.format("%Y-%m-%d %H:%M UTC");
+            let state = describe(&j.state);
+            let link = j
+                .preview_token
+                .as_deref()
+                .map(|t| {
+                    format!(
+                        "\n   👀 {}",
+                        preview_urls(&env.settings.preview_base_url, t).0
+                    )
+                })
+                .unwrap_or_default();
+            let error = j
+                .error
+                .as_deref()
+                .filter(|_| j.state == "failed")
+                .map(|e| {
+                    format!(
+                        "\n   ⚠️ {}",
+                        escape(&e.chars().take(140).collect::<String>())
+                    )
+                })
+                .unwrap_or_default();
+            let round = j.round.map(|r| format!(" v{r}")).unwrap_or_default();
+            format!("• <b>{title}</b>{round} — {state} ({when}){link}{error}")
+        })
+        .collect();
+    Ok(format!("Your recent sites:\n\n{}", lines.join("\n")))
+}
+
+fn describe(state: &str) -> &'static str {
+    match state.parse::<JobState>() {
+        Ok(JobState::Queued) => "⏳ queued",
+        Ok(JobState::Generating) => "✍️ being written",
+        Ok(JobState::Checking) => "🔎 being checked",
+        Ok(JobState::PreviewReady) => "👀 ready for review",
+        Ok(JobState::Approved) => "👍 approved",
+        Ok(JobState::Publishing) => "🚀 publishing",
+        Ok(JobState::Published) => "🌍 published",
+        Ok(JobState::Done) => "✅ done",
+        Ok(JobState::Rejected) => "🗑 rejected",
+        Ok(JobState::Expired) => "⌛ expired",
+        Ok(JobState::Failed) | Err(_) => "❌ failed",
+    }
+}

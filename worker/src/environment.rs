@@ -1,0 +1,33 @@
+//! Everything a job's run can reach: settings, the pool, and one trait
+//! object or client per external service, so tests swap in fakes.
+
+use std::sync::Arc;
+
+use pagesmith::{bundle::BundleStore, queue::Topology};
+use sqlx::PgPool;
+
+use crate::{generator::Generator, settings::Settings, telegram::Telegram};
+
+pub struct Environment {
+    pub settings: Settings,
+    pub pool: PgPool,
+    /// The LLM generator when `LLM_API_KEY` is set, else the built-in one.
+    pub generator: Arc<dyn Generator>,
+    /// The built-in generator: the fallback after two LLM failures.
+    pub fallback: Arc<dyn Generator>,
+    pub telegram: Telegram,
+    pub bundles: BundleStore,
+    pub topology: Topology,
+}
+
+impl Environment {
+    /// The generator that wrote `name` (`builtin` or `llm:<model>`), for a
+    /// repair round by the same hand.
+    pub fn generator_named(&self, name: &str) -> &Arc<dyn Generator> {
+        if self.generator.name() == name {
+            &self.generator
+        } else {
+            &self.fallback
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! A generation job from prompt to preview:
+//! resolve → generate → check (+ one repair) → bundle → ready.
+//!
+//! Every stage commits its result with the job's state, and each run starts
+//! from the state it finds, so a redelivered message never repeats a stage
+//! that already committed, and killing the worker anywhere leads to the same
+//! end state.
+
+use std::time::Instant;
+
+use pagesmith::{
+    bundle::BundleFile,
+    db::{self, generations::Generation, jobs::Job, versions::CheckResult},
+    domain::JobState,
+};
+
+use crate::{
+    environment::Environment,
+    error::JobError,
+    generator::GeneratedFile,
+    manifest::{self, ManifestError},
+    stages::{
+        bundle, check, generate,
+        notify::{self, Stage},
+        resolve::{self, Context},
+    },
+};
+
+/// Runs a generation job as far as it can go now.
+pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
+    let mut ctx = resolve::context(env, job).await?;
+    let version = match ctx.job.state {
+        JobState::Queued | JobState::Generating | JobState::Checking => {
+            produce(env, &mut ctx).await?
+        }
+        _ => db::versions::for_job(&env.pool, ctx.job.id)
+            .await?
+            .ok_or_else(|| {
+                JobError::permanent(
+                    format!("job in state {} has no version", ctx.job.state),
+                    "Something went wrong on our side with this site.",
+                )
+            })?,
+    };
+    notify::ready(env, &ctx, &version).await;
+    Ok(())
+}
+
+async fn produce(env: &Environment, ctx: &mut Context) -> Result<db::versions::Version, JobError> {
+    let started = Instant::now();
+    if ctx.job.state == JobState::Queued {
+        notify::status(env, ctx, Stage::Queued).await;
+        let mut conn = env.pool.acquire().await?;
+        db::jobs::transition(
+            &mut conn,
+            ctx.job.id,
+            &[JobState::Queued],
+            JobState::Generating,
+        )
+        .await?;
+    }
+    notify::status(env, ctx, Stage::Writing).await;
+    let mut generation = generate::run(env, ctx).await?;
+    observe("generate", started);
+
+    let started = Instant::now();
+    notify::status(env, ctx, Stage::Checking).await;
+    let (files, checks) = check_and_repair(env, ctx, &mut generation).await?;
+    observe("check", started);
+
+    let started = Instant::now();
+    let version = bundle::build_version(env, ctx, files, checks, &generation.generator).await?;
+    observe("bundle", started);
+    Ok(version)
+}
+
+fn observe(stage: &'static str, started: Instant) {
+    metrics::histogram!("pagesmith_stage_seconds", "stage" => stage)
+        .record(started.elapsed().as_secs_f64());
+}
+
+/// Builds the site's files and checks them; on failures, asks the generator
+/// once for a repair and keeps it if it is no worse.
+async fn check_and_repair(
+    env: &Environment,
+    ctx: &Context,
+    generation: &mut Generation<GeneratedFile>,
+) -> Result<(Vec<BundleFile>, Vec<CheckResult>), JobError> {
+    let mut files = build(env, ctx, &generation.files)?;
+    let mut results = run_checks(ctx, &files);
+    let problems = check::problems(&results);
+    if problems.is_empty() || generation.repaired || !repair_fits_budget(ctx) {
+        return Ok((files, results));
+    }
+
+    let generator = env.generator_named(&generation.generator).clone();
+    tracing::info!(job.id = %ctx.job.id, problems = problems.len(), "asking for a repair round");
+    match generator
+        .repair(&ctx.request, &generation.files, &problems)
+        .await
+    {
+        Ok(repaired) => match build(env, ctx, &repaired.files) {
+            Ok(repaired_files) => {
+                let repaired_results = run_checks(ctx, &repaired_files);
+                if check::problems(&repaired_results).len() <= problems.len() {
+                    files = repaired_files;
+                    results = repaired_results;
+                    generation.files = repaired.files;
+                    if let Some(raw) = repaired.raw_output {
+                        let first = generation.raw_output.take().unwrap_or_default();
+                        generation.raw_output = Some(format!("{first}\n\n--- repair ---\n\n{raw}"));
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(job.id = %ctx.job.id, error = %e, "the repaired site was refused; keeping the first")
+            }
+        },
+        Err(e) => {
+            tracing::warn!(job.id = %ctx.job.id, error = %e, "the repair round failed; keeping the first")
+        }
+    }
+    generation.repaired = true;
+    let mut conn = env.pool.acquire().await?;
+    db::generations::save(&mut conn, ctx.job.id, generation).await?;
+    Ok((files, results))
+}
+
+fn build(
+    env: &Environment,
+    ctx: &Context,
+    generated: &[GeneratedFile],
+) -> Result<Vec<BundleFile>, JobError> {
+    manifest::build(
+        generated,
+        &ctx.carried,
+        &ctx.request.attachments,
+        &env.settings.limits,
+        &env.settings.own_secrets,
+        &generate::fill_in(ctx),
+    )
+    .map_err(|e| match e {
+        ManifestError::Secret(_) => JobError::permanent(
+            e.to_string(),
+            "The generated site contained something that looks like a password or access token, so I refused it.",
+        ),
+        ManifestError::Invalid(_) => JobError::permanent(e.to_string(), "The generated site was invalid."),
+    })
+}
+
+fn run_checks(ctx: &Context, files: &[BundleFile]) -> Vec<CheckResult> {
+    check::run(
+        files,
+        &ctx.request.brief,
+        &ctx.request.checks,
+        &ctx.request.attachments,
+    )
+}
+
+/// A repair round is skipped when an /app deadline is near: a site that
+/// fails a check but is on time beats a better one that is late.
+fn repair_fits_budget(ctx: &Context) -> bool {
+    match ctx.job.deadline {
+        Some(deadline) => deadline - chrono::Utc::now() > chrono::Duration::minutes(5),
+        None => true,
+    }
+}

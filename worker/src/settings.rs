@@ -1,0 +1,212 @@
+//! The worker's settings, read from the environment (see `.env.example`).
+
+use std::time::Duration;
+
+use pagesmith::config::{CommonSettings, ConfigError, Env};
+use secrecy::SecretString;
+use url::Url;
+
+use crate::generator::llm::LlmSettings;
+
+/// Everything `worker` reads at start-up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    /// `WORKER_CONCURRENCY` (default 4): generation/publishing jobs at once.
+    pub concurrency: u16,
+    /// `WORKER_INTERACTIVE_CONCURRENCY` (default 8): commands and clicks at once.
+    pub interactive_concurrency: u16,
+    /// `JOB_MAX_ATTEMPTS` (default 5): deliveries before a job fails.
+    pub max_attempts: i32,
+    /// `WORKER_RUN_TIMEOUT_SECS` (default 900): the longest one delivery may
+    /// run. A delivery's ack is held until it ends, so this must stay below
+    /// RabbitMQ's `consumer_timeout` (30 minutes by default).
+    pub run_timeout: Duration,
+    /// Present when `LLM_API_KEY` is set; otherwise the built-in generator
+    /// writes every site.
+    pub llm: Option<LlmSettings>,
+    /// `TELEGRAM_BOT_TOKEN`: without it, nothing is sent to Telegram.
+    pub telegram_token: Option<SecretString>,
+    /// `TELEGRAM_API_URL` (default `https://api.telegram.org`).
+    pub telegram_api_url: Url,
+    /// `PREVIEW_BASE_URL` (default `http://127.0.0.1:8081`).
+    pub preview_base_url: Url,
+    /// `PREVIEW_TTL_DAYS` (default 30): how long preview links work.
+    pub preview_ttl: Duration,
+    /// `REVIEWER_CHAT_ID`: where /app jobs are announced (and reviewed).
+    pub reviewer_chat_id: Option<i64>,
+    /// `REVIEWER_USER_IDS`: comma-separated users who may approve anything.
+    pub reviewer_user_ids: Vec<i64>,
+    pub limits: SiteLimits,
+    /// Our own secrets, which must never appear in a generated file:
+    /// `APP_SECRET`, `TELEGRAM_WEBHOOK_SECRET`, `GITHUB_TOKEN` (when set)
+    /// and the tokens above.
+    pub own_secrets: Vec<SecretString>,
+}
+
+/// Caps on a generated site.
+#[derive(Debug, Clone)]
+pub struct SiteLimits {
+    /// `SITE_MAX_FILES` (default 100).
+    pub max_files: usize,
+    /// `SITE_MAX_FILE_BYTES` (default 5 MiB) for a generated file;
+    /// attachments are capped at the door instead.
+    pub max_file_bytes: usize,
+    /// `SITE_MAX_TOTAL_BYTES` (default 50 MiB), attachments included.
+    pub max_total_bytes: usize,
+}
+
+impl Default for SiteLimits {
+    fn default() -> Self {
+        Self {
+            max_files: 100,
+            max_file_bytes: 5 * 1024 * 1024,
+            max_total_bytes: 50 * 1024 * 1024,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::read(Env::from_process())
+    }
+
+    pub fn read(mut env: Env) -> Result<Self, ConfigError> {
+        let common = CommonSettings::read(&mut env);
+        let concurrency = env.parse_or("WORKER_CONCURRENCY", 4u16).max(1);
+        let interactive_concurrency = env.parse_or("WORKER_INTERACTIVE_CONCURRENCY", 8u16).max(1);
+        let max_attempts = env.parse_or("JOB_MAX_ATTEMPTS", 5i32).max(1);
+        let run_timeout =
+            Duration::from_secs(env.parse_or("WORKER_RUN_TIMEOUT_SECS", 900u64).max(10));
+        if run_timeout >= Duration::from_secs(30 * 60) {
+            env.reject(
+                "WORKER_RUN_TIMEOUT_SECS",
+                "must stay below RabbitMQ's consumer_timeout (1800 s by default)",
+            );
+        }
+
+        let llm_key = env.optional_secret("LLM_API_KEY");
+        let llm_base_url = env.parse_or(
+            "LLM_BASE_URL",
+            Url::parse("https://api.openai.com/v1").expect("valid default"),
+        );
+        let llm_model = env
+            .optional("LLM_MODEL")
+            .unwrap_or_else(|| "gpt-4o-mini".to_owned());
+        let llm_timeout = Duration::from_secs(env.parse_or("LLM_TIMEOUT_SECS", 120u64).max(1));
+        let llm = llm_key.map(|api_key| LlmSettings {
+            base_url: llm_base_url,
+            api_key,
+            model: llm_model,
+            timeout: llm_timeout,
+        });
+
+        let telegram_token = env.optional_secret("TELEGRAM_BOT_TOKEN");
+        let telegram_api_url = env.parse_or(
+            "TELEGRAM_API_URL",
+            Url::parse("https://api.telegram.org").expect("valid default"),
+        );
+        let preview_base_url = env.parse_or(
+            "PREVIEW_BASE_URL",
+            Url::parse("http://127.0.0.1:8081").expect("valid default"),
+        );
+        let preview_ttl =
+            Duration::from_secs(env.parse_or("PREVIEW_TTL_DAYS", 30u64).max(1) * 86_400);
+        let reviewer_chat_id = env.parse_optional("REVIEWER_CHAT_ID");
+        let reviewer_user_ids = match env.optional("REVIEWER_USER_IDS") {
+            None => Vec::new(),
+            Some(raw) => {
+                let parsed: Result<Vec<i64>, _> =
+                    raw.split(',').map(|s| s.trim().parse::<i64>()).collect();
+                parsed.unwrap_or_else(|_| {
+                    env.reject(
+                        "REVIEWER_USER_IDS",
+                        "must be comma-separated Telegram user ids",
+                    );
+                    Vec::new()
+                })
+            }
+        };
+        let limits = SiteLimits {
+            max_files: env.parse_or("SITE_MAX_FILES", SiteLimits::default().max_files),
+            max_file_bytes: env
+                .parse_or("SITE_MAX_FILE_BYTES", SiteLimits::default().max_file_bytes),
+            max_total_bytes: env.parse_or(
+                "SITE_MAX_TOTAL_BYTES",
+                SiteLimits::default().max_total_bytes,
+            ),
+        };
+        let mut own_secrets: Vec<SecretString> =
+            ["APP_SECRET", "TELEGRAM_WEBHOOK_SECRET", "GITHUB_TOKEN"]
+                .iter()
+                .filter_map(|name| env.optional_secret(name))
+                .collect();
+        own_secrets.extend(telegram_token.clone());
+        own_secrets.extend(llm.as_ref().map(|l| l.api_key.clone()));
+
+        env.finish()?;
+        Ok(Self {
+            common,
+            concurrency,
+            interactive_concurrency,
+            max_attempts,
+            run_timeout,
+            llm,
+            telegram_token,
+            telegram_api_url,
+            preview_base_url,
+            preview_ttl,
+            reviewer_chat_id,
+            reviewer_user_ids,
+            limits,
+            own_secrets,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("DATABASE_URL", "postgres://localhost/p"),
+            ("AMQP_URL", "amqp://localhost"),
+        ]
+    }
+
+    #[test]
+    fn without_an_llm_key_the_builtin_generator_is_used() {
+        let s = Settings::read(Env::from_vars(base())).unwrap();
+        assert!(s.llm.is_none());
+        assert_eq!(s.concurrency, 4);
+        assert_eq!(s.preview_ttl, Duration::from_secs(30 * 86_400));
+    }
+
+    #[test]
+    fn an_llm_key_enables_the_llm_with_its_settings() {
+        let mut vars = base();
+        vars.extend([
+            ("LLM_API_KEY", "sk-test"),
+            ("LLM_BASE_URL", "http://localhost:11434/v1"),
+            ("LLM_MODEL", "llama3"),
+        ]);
+        let s = Settings::read(Env::from_vars(vars)).unwrap();
+        let llm = s.llm.unwrap();
+        assert_eq!(llm.model, "llama3");
+        assert_eq!(llm.base_url.as_str(), "http://localhost:11434/v1");
+        assert_eq!(s.own_secrets.len(), 1, "the LLM key is one of our secrets");
+    }
+
+    #[test]
+    fn malformed_reviewers_and_timeouts_are_named() {
+        let mut vars = base();
+        vars.extend([
+            ("REVIEWER_USER_IDS", "12, bob"),
+            ("WORKER_RUN_TIMEOUT_SECS", "3600"),
+        ]);
+        let err = Settings::read(Env::from_vars(vars)).unwrap_err();
+        let names: Vec<_> = err.0.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["WORKER_RUN_TIMEOUT_SECS", "REVIEWER_USER_IDS"]);
+    }
+}

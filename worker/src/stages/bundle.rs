@@ -1,0 +1,75 @@
+//! Bundling: the checked files become an immutable bundle on disk and a
+//! version row, and the job becomes `preview_ready`, in one transaction.
+
+use pagesmith::{
+    bundle::BundleFile,
+    db::{
+        self,
+        versions::{CheckResult, NewVersion, Version},
+    },
+    domain::JobState,
+};
+use uuid::Uuid;
+
+use super::resolve::Context;
+use crate::{environment::Environment, error::JobError};
+
+/// Writes the bundle and records the version (once per job, however often
+/// the job is delivered).
+pub async fn build_version(
+    env: &Environment,
+    ctx: &Context,
+    files: Vec<BundleFile>,
+    checks: Vec<CheckResult>,
+    generator: &str,
+) -> Result<Version, JobError> {
+    let store = env.bundles.clone();
+    let written = tokio::task::spawn_blocking(move || store.write(&files))
+        .await
+        .map_err(|e| {
+            JobError::retryable(
+                format!("bundle writer panicked: {e}"),
+                "Saving the site failed; retrying.",
+            )
+        })?
+        .map_err(|e| {
+            JobError::retryable(
+                format!("writing the bundle: {e}"),
+                "Saving the site failed; retrying.",
+            )
+        })?;
+
+    let mut tx = env.pool.begin().await?;
+    db::versions::insert(
+        &mut tx,
+        &NewVersion {
+            id: Uuid::new_v4(),
+            project_id: ctx.project.id,
+            job_id: ctx.job.id,
+            generator: generator.to_owned(),
+            files: written.files,
+            bundle: written.id,
+            checks,
+            preview_token: db::versions::new_preview_token(),
+            ttl: env.settings.preview_ttl,
+        },
+    )
+    .await?;
+    db::jobs::transition(
+        &mut tx,
+        ctx.job.id,
+        &[JobState::Checking],
+        JobState::PreviewReady,
+    )
+    .await?;
+    tx.commit().await?;
+
+    db::versions::for_job(&env.pool, ctx.job.id)
+        .await?
+        .ok_or_else(|| {
+            JobError::retryable(
+                "the version vanished after commit",
+                "Saving the site failed; retrying.",
+            )
+        })
+}

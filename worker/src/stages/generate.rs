@@ -1,0 +1,150 @@
+//! Generation: the LLM (or the built-in template) writes the site; its files
+//! are validated and committed before anything else happens, so a
+//! redelivered job resumes after this stage instead of paying for it again.
+
+use std::time::Instant;
+
+use pagesmith::{
+    db::{self, generations::Generation},
+    domain::JobState,
+};
+
+use super::resolve::Context;
+use crate::{
+    environment::Environment,
+    error::JobError,
+    generator::{GenerateError, GeneratedFile, Generator},
+    manifest::{self, FillIn, ManifestError},
+};
+
+/// After this many failed LLM calls for a job, the built-in generator writes it.
+pub const LLM_FAILURES_BEFORE_FALLBACK: i32 = 2;
+
+/// The job's validated generation: loaded if it already committed, else
+/// generated, validated and committed now (moving the job to `checking`).
+pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<GeneratedFile>, JobError> {
+    if let Some(done) = db::generations::load(&env.pool, ctx.job.id).await? {
+        return Ok(done);
+    }
+    let mut llm_failures = ctx.job.llm_failures;
+    loop {
+        let use_llm = env.settings.llm.is_some() && llm_failures < LLM_FAILURES_BEFORE_FALLBACK;
+        let generator = if use_llm {
+            &env.generator
+        } else {
+            &env.fallback
+        };
+        let started = Instant::now();
+        let outcome = generator.generate(&ctx.request).await;
+        record_call(generator.as_ref(), &outcome, started);
+        // A permanent LLM error (a bad key, an unknown model) will not heal
+        // on retry: fall back at once.
+        let weight = match &outcome {
+            Err(GenerateError::Permanent(_)) => LLM_FAILURES_BEFORE_FALLBACK,
+            _ => 1,
+        };
+        let problem = match outcome {
+            Ok(generated) => match validate(env, ctx, &generated.files) {
+                Ok(()) => {
+                    let generation = Generation {
+                        generator: generated.generator,
+                        raw_output: generated.raw_output,
+                        files: generated.files,
+                        repaired: false,
+                    };
+                    commit(env, ctx, &generation).await?;
+                    return Ok(generation);
+                }
+                Err(ManifestError::Secret(found)) => {
+                    return Err(JobError::permanent(
+                        format!("generated files carry secrets: {}", found.join("; ")),
+                        "The generated site contained something that looks like a password or access token, \
+                         so I refused to store or publish it. Please describe the site again.",
+                    ));
+                }
+                Err(invalid) => invalid.to_string(),
+            },
+            Err(GenerateError::Retryable(reason)) | Err(GenerateError::Permanent(reason)) => reason,
+        };
+        if !use_llm {
+            // The built-in generator is deterministic: trying again gives the same result.
+            return Err(JobError::permanent(
+                format!("the built-in generator failed: {problem}"),
+                "I could not build this site. Please rephrase the description and try again.",
+            ));
+        }
+        llm_failures = db::jobs::count_llm_failure(&env.pool, ctx.job.id, weight).await?;
+        tracing::warn!(job.id = %ctx.job.id, llm_failures, %problem, "LLM generation failed");
+        if llm_failures < LLM_FAILURES_BEFORE_FALLBACK {
+            return Err(JobError::retryable(
+                format!("LLM: {problem}"),
+                "The AI service did not give a usable answer; I'm trying again shortly.",
+            ));
+        }
+        tracing::info!(job.id = %ctx.job.id, "falling back to the built-in generator");
+    }
+}
+
+fn validate(
+    env: &Environment,
+    ctx: &Context,
+    files: &[GeneratedFile],
+) -> Result<(), ManifestError> {
+    manifest::build(
+        files,
+        &ctx.carried,
+        &ctx.request.attachments,
+        &env.settings.limits,
+        &env.settings.own_secrets,
+        &fill_in(ctx),
+    )
+    .map(|_| ())
+}
+
+/// What the filled-in README and LICENSE say.
+pub fn fill_in(ctx: &Context) -> FillIn {
+    let summary: String = ctx.request.brief.chars().take(500).collect();
+    FillIn {
+        title: ctx.project.title.clone(),
+        summary,
+        owner: ctx.request.owner.clone(),
+    }
+}
+
+async fn commit(
+    env: &Environment,
+    ctx: &Context,
+    generation: &Generation<GeneratedFile>,
+) -> Result<(), JobError> {
+    let mut tx = env.pool.begin().await?;
+    db::generations::save(&mut tx, ctx.job.id, generation).await?;
+    db::jobs::transition(
+        &mut tx,
+        ctx.job.id,
+        &[JobState::Queued, JobState::Generating],
+        JobState::Checking,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn record_call(
+    generator: &dyn Generator,
+    outcome: &Result<crate::generator::Generated, GenerateError>,
+    started: Instant,
+) {
+    let label = match outcome {
+        Ok(_) => "ok",
+        Err(GenerateError::Retryable(_)) => "retryable",
+        Err(GenerateError::Permanent(_)) => "permanent",
+    };
+    let generator = if generator.name() == "builtin" {
+        "builtin"
+    } else {
+        "llm"
+    };
+    metrics::counter!("pagesmith_generator_calls_total", "generator" => generator, "outcome" => label).increment(1);
+    metrics::histogram!("pagesmith_generator_seconds", "generator" => generator)
+        .record(started.elapsed().as_secs_f64());
+}

@@ -1,0 +1,251 @@
+//! What people see in Telegram while a job runs: one status message, edited
+//! as stages pass, that ends as the ready message with the preview links and
+//! the review buttons.
+
+use pagesmith::db::{self, versions::Version};
+use url::Url;
+
+use super::resolve::Context;
+use crate::{
+    environment::Environment,
+    telegram::{Buttons, escape},
+};
+
+/// A stage worth showing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Queued,
+    Writing,
+    Checking,
+}
+
+fn stage_text(stage: Stage, ctx: &Context) -> String {
+    let what = if ctx.request.change_request.is_some() {
+        format!(
+            "version {} of <b>{}</b>",
+            ctx.round,
+            escape(&ctx.project.title)
+        )
+    } else {
+        format!("<b>{}</b>", escape(&ctx.project.title))
+    };
+    match stage {
+        Stage::Queued => format!("⏳ Got it! Your site {what} is queued."),
+        Stage::Writing => format!("✍️ Writing {what}…\n\n▰▱▱ generating the pages"),
+        Stage::Checking => format!("🔎 Checking {what}…\n\n▰▰▱ validating files and links"),
+    }
+}
+
+/// Shows `stage` on the job's status message, sending it first if needed.
+/// Telegram trouble is logged, never fatal.
+pub async fn status(env: &Environment, ctx: &mut Context, stage: Stage) {
+    let Some(chat_id) = ctx.chat_id else { return };
+    let text = stage_text(stage, ctx);
+    match ctx.job.status_message_id {
+        Some(message_id) => {
+            if let Err(e) = env.telegram.edit(chat_id, message_id, &text, None).await {
+                tracing::warn!(job.id = %ctx.job.id, error = %e, "could not update the status message");
+            }
+        }
+        None => match env.telegram.send(chat_id, &text, None).await {
+            Ok(message_id) => {
+                ctx.job.status_message_id = Some(message_id);
+                let stored = async {
+                    db::jobs::set_status_message(&env.pool, ctx.job.id, message_id).await?;
+                    db::chat::record(
+                        &env.pool,
+                        chat_id,
+                        message_id,
+                        ctx.project.id,
+                        None,
+                        "status",
+                    )
+                    .await
+                };
+                if let Err(e) = stored.await {
+                    tracing::warn!(job.id = %ctx.job.id, error = %e, "could not record the status message");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(job.id = %ctx.job.id, error = %e, "could not send the status message")
+            }
+        },
+    }
+}
+
+/// The two preview URLs of a version.
+pub fn preview_urls(base: &Url, token: &str) -> (String, String) {
+    let base = base.as_str().trim_end_matches('/');
+    (format!("{base}/p/{token}/"), format!("{base}/s/{token}/"))
+}
+
+/// The ready message: links, files, self-check, buttons.
+pub fn ready_text(env: &Environment, ctx: &Context, version: &Version) -> String {
+    let (live, safe) = preview_urls(&env.settings.preview_base_url, &version.preview_token);
+    let total: u64 = version.files.iter().map(|f| f.size).sum();
+    let mut names: Vec<&str> = version
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .filter(|p| !p.starts_with('.'))
+        .collect();
+    let more = names.len().saturating_sub(8);
+    names.truncate(8);
+    let passed = version.checks.iter().filter(|c| c.passed).count();
+    let checks = if passed == version.checks.len() {
+        format!("✅ Self-check: {passed}/{} passed", version.checks.len())
+    } else {
+        let failed: Vec<String> = version
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| {
+                format!(
+                    "• {}: {}",
+                    escape(&c.name),
+                    escape(&shorten(&c.detail, 160))
+                )
+            })
+            .collect();
+        format!(
+            "⚠️ Self-check: {passed}/{} passed\n{}",
+            version.checks.len(),
+            failed.join("\n")
+        )
+    };
+    format!(
+        "✅ <b>{title}</b> — version {number} is ready\n\n\
+         👀 Live preview: {live}\n🛡 Safe view (no scripts): {safe}\n\n\
+         📁 {count} files, {size}: {names}{more}\n{checks}\n\n\
+         Approve to publish it, or ask for changes.",
+        title = escape(&ctx.project.title),
+        number = version.number,
+        count = version.files.len(),
+        size = human_size(total),
+        names = escape(&names.join(", ")),
+        more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        },
+    )
+}
+
+/// Approve / Request changes / Reject, each naming the version.
+pub fn review_buttons(version: &Version) -> Buttons {
+    vec![
+        vec![("✅ Approve".to_owned(), format!("approve:{}", version.id))],
+        vec![
+            (
+                "✏️ Request changes".to_owned(),
+                format!("revise:{}", version.id),
+            ),
+            ("🗑 Reject".to_owned(), format!("reject:{}", version.id)),
+        ],
+    ]
+}
+
+/// Turns the status message into the ready message (or sends it), once per
+/// version: a redelivery finds it recorded and does not send it again.
+pub async fn ready(env: &Environment, ctx: &Context, version: &Version) {
+    let Some(chat_id) = ctx.chat_id.or(env.settings.reviewer_chat_id) else {
+        return;
+    };
+    match db::chat::sent_for_version(&env.pool, version.id, "ready").await {
+        Ok(true) => return,
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "could not check for an earlier ready message"),
+    }
+    let mut text = ready_text(env, ctx, version);
+    if let Some(app) = &ctx.app {
+        text = format!(
+            "📨 Evaluator task <b>{}</b>, round {}\n\n{text}",
+            escape(&app.task),
+            app.round
+        );
+    }
+    let buttons = Some(review_buttons(version));
+    let sent = match (ctx.chat_id.and(ctx.job.status_message_id), ctx.chat_id) {
+        (Some(message_id), Some(chat)) => env
+            .telegram
+            .edit(chat, message_id, &text, buttons)
+            .await
+            .map(|()| message_id),
+        _ => env.telegram.send(chat_id, &text, buttons).await,
+    };
+    match sent {
+        Ok(message_id) => {
+            if let Err(e) = db::chat::record(
+                &env.pool,
+                chat_id,
+                message_id,
+                ctx.project.id,
+                Some(version.id),
+                "ready",
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "could not record the ready message");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(job.id = %ctx.job.id, error = %e, "could not send the ready message")
+        }
+    }
+}
+
+/// Tells the requester a job failed (or will be retried), in plain words.
+pub async fn trouble(
+    env: &Environment,
+    chat_id: Option<i64>,
+    status_message_id: Option<i32>,
+    text: &str,
+) {
+    let Some(chat_id) = chat_id else { return };
+    let result = match status_message_id {
+        Some(message_id) => env.telegram.edit(chat_id, message_id, text, None).await,
+        None => env.telegram.send(chat_id, text, None).await.map(|_| ()),
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not tell the user about a problem");
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preview_urls_join_the_base_cleanly() {
+        let base = Url::parse("https://preview.example.net/").unwrap();
+        assert_eq!(
+            preview_urls(&base, "tok"),
+            (
+                "https://preview.example.net/p/tok/".into(),
+                "https://preview.example.net/s/tok/".into()
+            )
+        );
+    }
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(204_800), "200.0 KB");
+    }
+}

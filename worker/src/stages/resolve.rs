@@ -1,0 +1,317 @@
+//! Working out what a generation job is about: its project, its round, and
+//! everything the generator needs to know.
+
+use std::sync::Arc;
+
+use pagesmith::{
+    bundle::BundleFile,
+    db::{
+        self,
+        app::AppRequestRecord,
+        jobs::Job,
+        projects::{NewProject, Project},
+    },
+    domain::{JobPayload, SitePath, Source, file_type, job::TelegramPrompt},
+};
+use uuid::Uuid;
+
+use crate::{
+    environment::Environment,
+    error::JobError,
+    generator::{Attachment, GeneratedFile, SiteRequest},
+};
+
+/// A generation job with everything resolved.
+pub struct Context {
+    pub job: Job,
+    pub project: Project,
+    /// The evaluator's round, or the revision count in a chat.
+    pub round: i32,
+    pub request: SiteRequest,
+    /// The previous version's files: a revision starts from them.
+    pub carried: Vec<BundleFile>,
+    /// The /app request behind the job.
+    pub app: Option<AppRequestRecord>,
+    /// Where progress is shown (the requester's chat), if anywhere.
+    pub chat_id: Option<i64>,
+}
+
+pub async fn context(env: &Environment, job: Job) -> Result<Context, JobError> {
+    match job.payload.clone() {
+        JobPayload::App => app_context(env, job).await,
+        JobPayload::Prompt(prompt) => prompt_context(env, job, prompt).await,
+        other => Err(JobError::permanent(
+            format!("a generation job carries a {:?} payload", other.kind()),
+            "Something went wrong on our side with this request.",
+        )),
+    }
+}
+
+async fn app_context(env: &Environment, job: Job) -> Result<Context, JobError> {
+    let request = db::app::request_for_job(&env.pool, job.id)
+        .await?
+        .ok_or_else(|| {
+            JobError::permanent(
+                "the /app job has no request row",
+                "The request could not be found.",
+            )
+        })?;
+    if request.round > 1 {
+        wait_for_earlier_rounds(env, &request).await?;
+    }
+    let mut tx = env.pool.begin().await?;
+    let project_id = db::projects::insert_or_get(
+        &mut tx,
+        &NewProject {
+            id: Uuid::new_v4(),
+            source: Source::App,
+            task: Some(request.task.clone()),
+            chat_id: None,
+            owner_user_id: None,
+            owner_name: request.email.clone(),
+            title: request.task.clone(),
+            brief: request.brief.clone(),
+        },
+    )
+    .await?;
+    db::jobs::set_project(&mut tx, job.id, project_id, request.round).await?;
+    tx.commit().await?;
+
+    let attachments = db::app::attachments(&env.pool, job.id)
+        .await?
+        .into_iter()
+        .filter_map(|a| {
+            // Names were validated at the door; a row that fails now is skipped, not trusted.
+            SitePath::parse(&a.name).ok().map(|name| Attachment {
+                name,
+                media_type: a.media_type,
+                data: Arc::new(a.data),
+            })
+        })
+        .collect();
+    let checks: Vec<String> = serde_json::from_value(request.checks.clone()).unwrap_or_default();
+    let project = load_project(env, project_id).await?;
+    let (previous_files, carried) = previous(env, project_id, request.round > 1).await?;
+    let request_for_generator = SiteRequest {
+        brief: request.brief.clone(),
+        checks,
+        attachments,
+        round: request.round,
+        change_request: (request.round > 1).then(|| request.brief.clone()),
+        previous_files,
+        owner: request.email.clone(),
+    };
+    Ok(Context {
+        round: request.round,
+        job,
+        project,
+        request: request_for_generator,
+        carried,
+        app: Some(request),
+        chat_id: None,
+    })
+}
+
+/// Round N revises what round N-1 published, so it waits for it.
+async fn wait_for_earlier_rounds(
+    env: &Environment,
+    request: &AppRequestRecord,
+) -> Result<(), JobError> {
+    let pending: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM app_requests a JOIN jobs j ON j.id = a.job_id
+         WHERE a.task = $1 AND a.round < $2
+           AND j.state NOT IN ('published', 'done', 'failed', 'rejected', 'expired')",
+    )
+    .bind(&request.task)
+    .bind(request.round)
+    .fetch_one(&env.pool)
+    .await?;
+    if pending > 0 {
+        return Err(JobError::Deferred {
+            reason: format!(
+                "round {} waits for an earlier round of `{}`",
+                request.round, request.task
+            ),
+            delay: std::time::Duration::from_secs(5),
+        });
+    }
+    Ok(())
+}
+
+async fn prompt_context(
+    env: &Environment,
+    job: Job,
+    prompt: TelegramPrompt,
+) -> Result<Context, JobError> {
+    let project_id = match job.project_id {
+        Some(id) => id,
+        None => {
+            let existing = target_project(env, &prompt).await?;
+            let id = match existing {
+                Some(project) => project.id,
+                None => new_telegram_project(env, &prompt).await?,
+            };
+            let round = match db::versions::latest(&env.pool, id).await? {
+                Some(v) => v.number + 1,
+                None => 1,
+            };
+            let mut tx = env.pool.begin().await?;
+            db::jobs::set_project(&mut tx, job.id, id, round).await?;
+            tx.commit().await?;
+            id
+        }
+    };
+    let project = load_project(env, project_id).await?;
+    let latest = db::versions::latest(&env.pool, project_id).await?;
+    let is_revision = latest.as_ref().is_some_and(|v| v.job_id != job.id);
+    let round = job
+        .round
+        .unwrap_or_else(|| latest.as_ref().map_or(1, |v| v.number + 1));
+    let (previous_files, carried) = previous(env, project_id, is_revision).await?;
+    let request = SiteRequest {
+        brief: project.brief.clone(),
+        checks: Vec::new(),
+        attachments: Vec::new(),
+        round,
+        change_request: is_revision.then(|| prompt.text.clone()),
+        previous_files,
+        owner: project.owner_name.clone(),
+    };
+    Ok(Context {
+        round,
+        chat_id: Some(prompt.chat_id),
+        job,
+        project,
+        request,
+        carried,
+        app: None,
+    })
+}
+
+/// The project a prompt changes: the one whose message it replies to, or
+/// for `/revise` the chat's latest. `None` means a new project.
+async fn target_project(
+    env: &Environment,
+    prompt: &TelegramPrompt,
+) -> Result<Option<Project>, JobError> {
+    if let Some(reply_to) = prompt.reply_to_message_id
+        && let Some(message) = db::chat::find(&env.pool, prompt.chat_id, reply_to).await?
+    {
+        return Ok(Some(load_project(env, message.project_id).await?));
+    }
+    if prompt.revise {
+        return match db::projects::latest_in_chat(&env.pool, prompt.chat_id).await? {
+            Some(project) => Ok(Some(project)),
+            None => Err(JobError::permanent(
+                "/revise without a project",
+                "There is no site to change yet. Describe the site you want first.",
+            )),
+        };
+    }
+    Ok(None)
+}
+
+async fn new_telegram_project(
+    env: &Environment,
+    prompt: &TelegramPrompt,
+) -> Result<Uuid, JobError> {
+    let mut tx = env.pool.begin().await?;
+    let id = db::projects::insert_or_get(
+        &mut tx,
+        &NewProject {
+            id: Uuid::new_v4(),
+            source: Source::Telegram,
+            task: None,
+            chat_id: Some(prompt.chat_id),
+            owner_user_id: Some(prompt.user_id),
+            owner_name: prompt
+                .user_name
+                .clone()
+                .unwrap_or_else(|| format!("Telegram user {}", prompt.user_id)),
+            title: title_from(&prompt.text),
+            brief: prompt.text.clone(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// A short title: the prompt's first line, cut at a word boundary.
+pub fn title_from(text: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("My site")
+        .trim();
+    if line.chars().count() <= 60 {
+        return line.to_owned();
+    }
+    let cut: String = line.chars().take(60).collect();
+    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
+    format!("{cut}…")
+}
+
+async fn load_project(env: &Environment, id: Uuid) -> Result<Project, JobError> {
+    db::projects::get(&env.pool, id).await?.ok_or_else(|| {
+        JobError::permanent(
+            format!("project {id} vanished"),
+            "The site could not be found.",
+        )
+    })
+}
+
+/// The latest version's files, as text for the generator and as bytes to
+/// carry into the new version.
+async fn previous(
+    env: &Environment,
+    project_id: Uuid,
+    wanted: bool,
+) -> Result<(Vec<GeneratedFile>, Vec<BundleFile>), JobError> {
+    if !wanted {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let Some(latest) = db::versions::latest(&env.pool, project_id).await? else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let store = env.bundles.clone();
+    let files = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<BundleFile>> {
+        latest
+            .files
+            .iter()
+            .filter_map(|entry| SitePath::parse(&entry.path).ok())
+            .map(|path| {
+                Ok(BundleFile {
+                    bytes: store.read(&latest.bundle, &path)?,
+                    path,
+                })
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| {
+        JobError::retryable(
+            format!("reading the previous version: {e}"),
+            "I could not read your current site; retrying.",
+        )
+    })?
+    .map_err(|e| {
+        JobError::retryable(
+            format!("reading the previous version: {e}"),
+            "I could not read your current site; retrying.",
+        )
+    })?;
+    let text = files
+        .iter()
+        .filter(|f| file_type::is_text(&f.path))
+        .filter_map(|f| {
+            String::from_utf8(f.bytes.clone())
+                .ok()
+                .map(|content| GeneratedFile {
+                    path: f.path.to_string(),
+                    content,
+                })
+        })
+        .collect();
+    Ok((text, files))
+}

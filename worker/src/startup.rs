@@ -1,0 +1,60 @@
+//! Building and running the worker, the same way in `main` and in tests.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use pagesmith::{bundle::BundleStore, db, queue::Topology};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    consumer,
+    environment::Environment,
+    generator::{Generator, builtin::BuiltinGenerator, llm::LlmGenerator},
+    settings::Settings,
+    telegram::Telegram,
+};
+
+/// A worker ready to consume.
+pub struct Worker {
+    pub env: Arc<Environment>,
+}
+
+impl Worker {
+    /// Connects to PostgreSQL (migrating it) and builds the environment.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = db::connect_and_migrate(&settings.common).await?;
+        let fallback: Arc<dyn Generator> = Arc::new(BuiltinGenerator);
+        let generator: Arc<dyn Generator> = match &settings.llm {
+            Some(llm) => Arc::new(LlmGenerator::new(llm.clone())),
+            None => fallback.clone(),
+        };
+        tracing::info!(generator = %generator.name(), "worker configured");
+        let env = Environment {
+            telegram: Telegram::new(
+                settings.telegram_token.as_ref(),
+                settings.telegram_api_url.clone(),
+            ),
+            bundles: BundleStore::new(settings.common.data_dir.clone()),
+            topology: Topology::new(settings.common.queue_prefix.clone()),
+            generator,
+            fallback,
+            pool,
+            settings,
+        };
+        Ok(Self { env: Arc::new(env) })
+    }
+
+    /// Consumes until `shutdown` completes, then lets runs in flight finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let consuming = tokio::spawn(consumer::run(self.env.clone(), stop.clone()));
+        shutdown.await;
+        tracing::info!("worker stopping");
+        stop.cancel();
+        consuming.await.context("consumer task failed")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,276 @@
+//! A worker environment against a fresh database, its own queues, a temp
+//! DATA_DIR, a fake Telegram, and a scripted generator.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use pagesmith::{config::Env, db, domain::JobPayload};
+use serde_json::{Value, json};
+use testkit::{TestBroker, TestDb};
+use uuid::Uuid;
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{method, path_regex},
+};
+use worker::{
+    Settings, Worker,
+    environment::Environment,
+    generator::{GenerateError, Generated, GeneratedFile, Generator, SiteRequest},
+};
+
+pub const CHAT: i64 = 777;
+pub const USER: i64 = 777;
+pub const STATUS_MESSAGE: i32 = 501;
+
+/// One scripted answer.
+#[derive(Clone)]
+pub enum Step {
+    Files(Vec<(&'static str, String)>),
+    Retryable(&'static str),
+    Permanent(&'static str),
+    /// Waits until notified, then answers with a simple site.
+    Block(Arc<tokio::sync::Notify>),
+}
+
+/// A generator that answers from a script and records what it was asked.
+pub struct Scripted {
+    name: String,
+    script: Mutex<VecDeque<Step>>,
+    pub requests: Mutex<Vec<SiteRequest>>,
+    pub repairs: Mutex<Vec<Vec<String>>>,
+}
+
+impl Scripted {
+    pub fn new(name: &str, steps: Vec<Step>) -> Arc<Self> {
+        Arc::new(Self {
+            name: name.to_owned(),
+            script: Mutex::new(steps.into()),
+            requests: Mutex::default(),
+            repairs: Mutex::default(),
+        })
+    }
+
+    pub fn calls(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+
+    async fn answer(&self) -> Result<Generated, GenerateError> {
+        let step = self
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| Step::Files(good_site("Fallback")));
+        let files = match step {
+            Step::Files(files) => files,
+            Step::Retryable(m) => return Err(GenerateError::Retryable(m.into())),
+            Step::Permanent(m) => return Err(GenerateError::Permanent(m.into())),
+            Step::Block(gate) => {
+                gate.notified().await;
+                good_site("Unblocked")
+            }
+        };
+        Ok(Generated {
+            files: files
+                .into_iter()
+                .map(|(path, content)| GeneratedFile {
+                    path: path.into(),
+                    content,
+                })
+                .collect(),
+            raw_output: Some("{\"files\": [...]}".into()),
+            generator: self.name.clone(),
+        })
+    }
+}
+
+#[async_trait]
+impl Generator for Scripted {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    async fn generate(&self, request: &SiteRequest) -> Result<Generated, GenerateError> {
+        self.requests.lock().unwrap().push(request.clone());
+        self.answer().await
+    }
+
+    async fn repair(
+        &self,
+        _: &SiteRequest,
+        _: &[GeneratedFile],
+        problems: &[String],
+    ) -> Result<Generated, GenerateError> {
+        self.repairs.lock().unwrap().push(problems.to_vec());
+        self.answer().await
+    }
+}
+
+/// A complete site that passes every self-check.
+pub fn good_site(title: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "index.html",
+            format!(
+                "<!DOCTYPE html><html><head><title>{title}</title><link rel=\"stylesheet\" href=\"style.css\"></head>\
+                 <body><h1>{title}</h1><script src=\"app.js\"></script></body></html>"
+            ),
+        ),
+        ("style.css", "body { font-family: system-ui; }".into()),
+        ("app.js", "document.title += '!';".into()),
+        (
+            "README.md",
+            "# Site\n## Summary\n## Setup\n## Usage\n## Code explanation\n## License\n".into(),
+        ),
+    ]
+}
+
+pub struct TestWorker {
+    pub env: Arc<Environment>,
+    pub db: TestDb,
+    pub broker: TestBroker,
+    pub telegram: MockServer,
+    pub llm: Arc<Scripted>,
+    pub builtin: Arc<Scripted>,
+    pub data_dir: tempfile::TempDir,
+}
+
+/// A worker whose LLM and built-in generator follow the given scripts.
+pub async fn spawn(llm: Vec<Step>, builtin: Vec<Step>, extra: &[(&str, &str)]) -> TestWorker {
+    testkit::init_tracing();
+    let db = TestDb::new().await;
+    let broker = TestBroker::new().await;
+    let telegram = fake_telegram().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut vars: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), db.url.clone()),
+        ("AMQP_URL".into(), broker.url.clone()),
+        ("AMQP_QUEUE_PREFIX".into(), broker.topology.prefix().into()),
+        ("DATA_DIR".into(), data_dir.path().display().to_string()),
+        ("TELEGRAM_BOT_TOKEN".into(), "4242:test-token".into()),
+        ("TELEGRAM_API_URL".into(), telegram.uri()),
+        ("LLM_API_KEY".into(), "sk-test-key-for-the-fake".into()),
+        ("PREVIEW_BASE_URL".into(), "https://preview.test".into()),
+        ("APP_SECRET".into(), "app-secret-that-must-not-leak".into()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let settings = Settings::read(Env::from_vars(vars)).expect("test settings");
+    let worker = Worker::build(settings).await.expect("worker builds");
+    let llm = Scripted::new("llm:test-model", llm);
+    let builtin = Scripted::new("builtin", builtin);
+    let mut env = Arc::try_unwrap(worker.env).ok().expect("sole owner");
+    env.generator = llm.clone();
+    env.fallback = builtin.clone();
+    TestWorker {
+        env: Arc::new(env),
+        db,
+        broker,
+        telegram,
+        llm,
+        builtin,
+        data_dir,
+    }
+}
+
+/// A fake Bot API: every send returns message STATUS_MESSAGE.
+pub async fn fake_telegram() -> MockServer {
+    let server = MockServer::start().await;
+    let message = json!({
+        "ok": true,
+        "result": {
+            "message_id": STATUS_MESSAGE, "date": 1_700_000_000,
+            "chat": {"id": CHAT, "type": "private", "first_name": "Ada"},
+            "from": {"id": 4242, "is_bot": true, "first_name": "pagesmith"},
+            "text": "ok"
+        }
+    });
+    Mock::given(method("POST"))
+        .and(path_regex("(?i)/(sendmessage|editmessagetext)$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(message))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex("(?i)/answercallbackquery$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": true})))
+        .mount(&server)
+        .await;
+    server
+}
+
+impl TestWorker {
+    /// A job as the bot records it, without the outbox (tests drive it).
+    pub async fn insert_job(&self, payload: JobPayload) -> Uuid {
+        let id = Uuid::new_v4();
+        let (chat, user) = match &payload {
+            JobPayload::Prompt(p) => (Some(p.chat_id), Some(p.user_id)),
+            JobPayload::Command(c) => (Some(c.chat_id), Some(c.user_id)),
+            JobPayload::Callback(c) => (c.chat_id, Some(c.user_id)),
+            JobPayload::App => (None, None),
+        };
+        sqlx::query("INSERT INTO jobs (id, kind, source, payload, chat_id, user_id) VALUES ($1, $2, 'telegram', $3, $4, $5)")
+            .bind(id)
+            .bind(payload.kind().as_str())
+            .bind(serde_json::to_value(&payload).unwrap())
+            .bind(chat)
+            .bind(user)
+            .execute(&self.db.pool)
+            .await
+            .unwrap();
+        id
+    }
+
+    pub async fn prompt(&self, text: &str, reply_to: Option<i32>) -> Uuid {
+        self.insert_job(JobPayload::Prompt(pagesmith::domain::job::TelegramPrompt {
+            chat_id: CHAT,
+            user_id: USER,
+            message_id: 1,
+            text: text.into(),
+            reply_to_message_id: reply_to,
+            revise: false,
+            user_name: Some("Ada Lovelace".into()),
+        }))
+        .await
+    }
+
+    pub async fn state(&self, job: Uuid) -> String {
+        sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1")
+            .bind(job)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Telegram calls received, as (method, JSON body).
+    pub async fn telegram_calls(&self) -> Vec<(String, Value)> {
+        self.telegram
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                let method = r.url.path().rsplit('/').next().unwrap_or("").to_lowercase();
+                (
+                    method,
+                    serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn version_of(&self, job: Uuid) -> db::versions::Version {
+        db::versions::for_job(&self.db.pool, job)
+            .await
+            .unwrap()
+            .expect("the job has a version")
+    }
+}

@@ -1,0 +1,7 @@
+//! The worker against real PostgreSQL and RabbitMQ, with a fake Telegram
+//! and scripted generators.
+
+mod consumer;
+mod generation;
+mod helpers;
+mod interactive;
