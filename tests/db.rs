@@ -41,10 +41,19 @@ async fn rows_locked_by_a_relay_that_dies_are_available_again_at_once() {
     );
     other.rollback().await.unwrap();
 
-    // The first relay dies before confirming: its transaction goes away.
+    // The first relay dies before confirming: its transaction goes away
+    // (the rollback reaches the server a moment later).
     drop(relay);
-    let mut other = db.pool.begin().await.unwrap();
-    let again = outbox::lock_pending(&mut other, 10).await.unwrap();
+    let (mut other, again) = testkit::eventually(
+        "the row to be unlocked",
+        Duration::from_secs(10),
+        || async {
+            let mut tx = db.pool.begin().await.unwrap();
+            let rows = outbox::lock_pending(&mut tx, 10).await.unwrap();
+            (!rows.is_empty()).then_some((tx, rows))
+        },
+    )
+    .await;
     assert_eq!(again.len(), 1, "the unconfirmed row is published again");
     outbox::mark_sent(&mut other, &[again[0].id]).await.unwrap();
     other.commit().await.unwrap();

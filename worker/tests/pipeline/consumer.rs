@@ -80,18 +80,28 @@ async fn a_retryable_failure_goes_through_the_delay_queue_and_then_succeeds() {
     publish(&w, job).await;
 
     wait_for_state(&w, job, "preview_ready").await;
+    // The attempt is closed just after the state commits.
+    let outcomes = testkit::eventually(
+        "both attempts recorded",
+        Duration::from_secs(10),
+        || async {
+            let outcomes: Vec<Option<String>> = sqlx::query_scalar(
+                "SELECT outcome FROM job_attempts WHERE job_id = $1 ORDER BY id",
+            )
+            .bind(job)
+            .fetch_all(&w.db.pool)
+            .await
+            .unwrap();
+            outcomes.iter().all(Option::is_some).then_some(outcomes)
+        },
+    )
+    .await;
     stop.cancel();
     assert_eq!(
         w.version_of(job).await.generator,
         "llm:test-model",
         "the LLM's second answer was used"
     );
-    let outcomes: Vec<Option<String>> =
-        sqlx::query_scalar("SELECT outcome FROM job_attempts WHERE job_id = $1 ORDER BY id")
-            .bind(job)
-            .fetch_all(&w.db.pool)
-            .await
-            .unwrap();
     assert_eq!(
         outcomes,
         [Some("retrying".to_owned()), Some("succeeded".to_owned())]
