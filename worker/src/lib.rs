@@ -11,6 +11,7 @@ pub mod lock;
 pub mod manifest;
 pub mod pipeline;
 pub mod process;
+pub mod publish;
 pub mod secrets;
 pub mod settings;
 pub mod stages;

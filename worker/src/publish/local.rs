@@ -1,0 +1,1 @@
+//! The local publisher (to be written in this change).
