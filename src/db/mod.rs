@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod outbox;
 pub mod projects;
+pub mod publishing;
 pub mod versions;
 
 use std::time::Duration;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use pagesmith::{bundle::BundleStore, queue::Topology};
 use sqlx::PgPool;
 
-use crate::{generator::Generator, settings::Settings, telegram::Telegram};
+use crate::{generator::Generator, publish::Publisher, settings::Settings, telegram::Telegram};
 
 pub struct Environment {
     pub settings: Settings,
@@ -16,6 +16,8 @@ pub struct Environment {
     /// The built-in generator: the fallback after two LLM failures.
     pub fallback: Arc<dyn Generator>,
     pub telegram: Telegram,
+    /// GitHub, or the local git publisher.
+    pub publisher: Arc<dyn Publisher>,
     pub bundles: BundleStore,
     pub topology: Topology,
 }

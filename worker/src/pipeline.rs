@@ -1,5 +1,6 @@
-//! A generation job from prompt to preview:
-//! resolve → generate → check (+ one repair) → bundle → ready.
+//! A generation job from prompt to published site:
+//! resolve → generate → check (+ one repair) → bundle → ready → (approval)
+//! → publish → callback (for /app jobs).
 //!
 //! Every stage commits its result with the job's state, and each run starts
 //! from the state it finds, so a redelivered message never repeats a stage
@@ -20,13 +21,16 @@ use crate::{
     generator::GeneratedFile,
     manifest::{self, ManifestError},
     stages::{
-        bundle, check, generate,
+        bundle, callback, check, generate,
         notify::{self, Stage},
+        publish,
         resolve::{self, Context},
+        review,
     },
 };
 
-/// Runs a generation job as far as it can go now.
+/// Runs a generation job as far as it can go now: to a preview, then (once
+/// approved) to a publish, then for /app jobs to the callback.
 pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
     let mut ctx = resolve::context(env, job).await?;
     let version = match ctx.job.state {
@@ -43,7 +47,31 @@ pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
             })?,
     };
     notify::ready(env, &ctx, &version).await;
+
+    let mut state = current_state(env, &ctx).await?;
+    if state == JobState::PreviewReady && ctx.app.is_some() {
+        state = review::app_job(env, &ctx, &version).await?;
+    }
+    if matches!(state, JobState::Approved | JobState::Publishing) {
+        let record = publish::run(env, &ctx, &version).await?;
+        notify::published(env, &ctx, &version, &record).await;
+        state = JobState::Published;
+    }
+    if state == JobState::Published
+        && let Some(app) = &ctx.app
+    {
+        let record = db::publishing::for_version(&env.pool, version.id)
+            .await?
+            .ok_or_else(|| JobError::permanent("a published job without a publish record", ""))?;
+        callback::deliver(env, app, &record).await?;
+    }
     Ok(())
+}
+
+async fn current_state(env: &Environment, ctx: &Context) -> Result<JobState, JobError> {
+    Ok(db::jobs::load(&env.pool, ctx.job.id)
+        .await?
+        .map_or(ctx.job.state, |job| job.state))
 }
 
 async fn produce(env: &Environment, ctx: &mut Context) -> Result<db::versions::Version, JobError> {
@@ -89,7 +117,7 @@ async fn check_and_repair(
     let mut files = build(env, ctx, &generation.files)?;
     let mut results = run_checks(ctx, &files);
     let problems = check::problems(&results);
-    if problems.is_empty() || generation.repaired || !repair_fits_budget(ctx) {
+    if problems.is_empty() || generation.repaired || !repair_fits_budget(env, ctx) {
         return Ok((files, results));
     }
 
@@ -159,9 +187,6 @@ fn run_checks(ctx: &Context, files: &[BundleFile]) -> Vec<CheckResult> {
 
 /// A repair round is skipped when an /app deadline is near: a site that
 /// fails a check but is on time beats a better one that is late.
-fn repair_fits_budget(ctx: &Context) -> bool {
-    match ctx.job.deadline {
-        Some(deadline) => deadline - chrono::Utc::now() > chrono::Duration::minutes(5),
-        None => true,
-    }
+fn repair_fits_budget(env: &Environment, ctx: &Context) -> bool {
+    generate::budget(env, ctx).is_none_or(|left| left > std::time::Duration::from_secs(60))
 }

@@ -3,7 +3,7 @@
 
 use pagesmith::{
     db::{self, jobs::AttemptOutcome},
-    domain::JobKind,
+    domain::{JobKind, JobState, Source},
 };
 use uuid::Uuid;
 
@@ -27,7 +27,9 @@ async fn run_locked(env: &Environment, job_id: Uuid) -> Result<(), JobError> {
     let Some(job) = db::jobs::load(&env.pool, job_id).await? else {
         return Err(JobError::permanent(format!("no job {job_id}"), ""));
     };
-    if job.state.is_terminal() {
+    // A published /app job may still owe its callback.
+    let owes_callback = job.source == Source::App && job.state == JobState::Published;
+    if job.state.is_terminal() && !owes_callback {
         tracing::debug!(state = %job.state, "job already ended; nothing to do");
         return Ok(());
     }

@@ -6,7 +6,7 @@ use pagesmith::config::{CommonSettings, ConfigError, Env};
 use secrecy::SecretString;
 use url::Url;
 
-use crate::generator::llm::LlmSettings;
+use crate::{generator::llm::LlmSettings, publish::github::GithubSettings};
 
 /// Everything `worker` reads at start-up.
 #[derive(Debug, Clone)]
@@ -38,10 +38,37 @@ pub struct Settings {
     /// `REVIEWER_USER_IDS`: comma-separated users who may approve anything.
     pub reviewer_user_ids: Vec<i64>,
     pub limits: SiteLimits,
+    /// `PUBLISHER` (`local` or `github`; default `github` when
+    /// `GITHUB_TOKEN` is set, else `local`).
+    pub publisher: PublisherChoice,
+    /// `PAGES_BASE_URL` (default `http://127.0.0.1:8082`): where the local
+    /// publisher's repositories and pages are served.
+    pub pages_base_url: Url,
+    /// `APP_REQUIRE_REVIEW` (default false): /app jobs wait for a reviewer
+    /// in `REVIEWER_CHAT_ID` instead of publishing automatically.
+    pub app_require_review: bool,
+    /// `APP_REVIEW_MARGIN_SECS` (default 180): an /app job still unapproved
+    /// this long before its deadline expires.
+    pub app_review_margin: Duration,
+    /// `PAGES_CUTOFF_SECS` (default 480): how long after an /app request the
+    /// callback waits for Pages at most.
+    pub pages_cutoff: Duration,
+    /// `APP_PUBLISH_RESERVE_SECS` (default 150): time kept before an /app
+    /// deadline for publishing and the callback; generation gets the rest.
+    pub app_publish_reserve: Duration,
+    /// `CALLBACK_ALLOW_PRIVATE` (default false).
+    pub callback_allow_private: bool,
     /// Our own secrets, which must never appear in a generated file:
     /// `APP_SECRET`, `TELEGRAM_WEBHOOK_SECRET`, `GITHUB_TOKEN` (when set)
     /// and the tokens above.
     pub own_secrets: Vec<SecretString>,
+}
+
+/// Which publisher publishes.
+#[derive(Debug, Clone)]
+pub enum PublisherChoice {
+    Local,
+    Github(GithubSettings),
 }
 
 /// Caps on a generated site.
@@ -136,6 +163,50 @@ impl Settings {
                 SiteLimits::default().max_total_bytes,
             ),
         };
+        let github_token = env.optional_secret("GITHUB_TOKEN");
+        let publisher = match (env.optional("PUBLISHER").as_deref(), github_token) {
+            (Some("local"), _) | (None, None) => PublisherChoice::Local,
+            (Some("github") | None, Some(token)) => {
+                let owner = env.required("GITHUB_OWNER");
+                let api_url = env.parse_or(
+                    "GITHUB_API_URL",
+                    Url::parse("https://api.github.com").expect("valid default"),
+                );
+                PublisherChoice::Github(GithubSettings {
+                    token,
+                    owner,
+                    api_url,
+                })
+            }
+            (Some("github"), None) => {
+                env.reject("GITHUB_TOKEN", "is required when PUBLISHER=github");
+                PublisherChoice::Local
+            }
+            (Some(other), _) => {
+                env.reject(
+                    "PUBLISHER",
+                    format!("must be `local` or `github`, not `{other}`"),
+                );
+                PublisherChoice::Local
+            }
+        };
+        let pages_base_url = env.parse_or(
+            "PAGES_BASE_URL",
+            Url::parse("http://127.0.0.1:8082").expect("valid default"),
+        );
+        let app_require_review = env.flag("APP_REQUIRE_REVIEW", false);
+        let app_review_margin = Duration::from_secs(env.parse_or("APP_REVIEW_MARGIN_SECS", 180));
+        let pages_cutoff = Duration::from_secs(env.parse_or("PAGES_CUTOFF_SECS", 480));
+        let app_publish_reserve =
+            Duration::from_secs(env.parse_or("APP_PUBLISH_RESERVE_SECS", 150));
+        let callback_allow_private = env.flag("CALLBACK_ALLOW_PRIVATE", false);
+        if app_require_review && reviewer_chat_id.is_none() {
+            env.reject(
+                "REVIEWER_CHAT_ID",
+                "is required when APP_REQUIRE_REVIEW=true",
+            );
+        }
+
         let mut own_secrets: Vec<SecretString> =
             ["APP_SECRET", "TELEGRAM_WEBHOOK_SECRET", "GITHUB_TOKEN"]
                 .iter()
@@ -159,6 +230,13 @@ impl Settings {
             reviewer_chat_id,
             reviewer_user_ids,
             limits,
+            publisher,
+            pages_base_url,
+            app_require_review,
+            app_review_margin,
+            pages_cutoff,
+            app_publish_reserve,
+            callback_allow_private,
             own_secrets,
         })
     }
@@ -196,6 +274,28 @@ mod tests {
         assert_eq!(llm.model, "llama3");
         assert_eq!(llm.base_url.as_str(), "http://localhost:11434/v1");
         assert_eq!(s.own_secrets.len(), 1, "the LLM key is one of our secrets");
+    }
+
+    #[test]
+    fn the_publisher_follows_the_github_token_unless_told_otherwise() {
+        let s = Settings::read(Env::from_vars(base())).unwrap();
+        assert!(matches!(s.publisher, PublisherChoice::Local));
+
+        let mut vars = base();
+        vars.extend([("GITHUB_TOKEN", "ghp_x"), ("GITHUB_OWNER", "octo")]);
+        let s = Settings::read(Env::from_vars(vars.clone())).unwrap();
+        assert!(matches!(s.publisher, PublisherChoice::Github(ref g) if g.owner == "octo"));
+
+        vars.push(("PUBLISHER", "local"));
+        assert!(matches!(
+            Settings::read(Env::from_vars(vars)).unwrap().publisher,
+            PublisherChoice::Local
+        ));
+
+        let mut vars = base();
+        vars.push(("PUBLISHER", "github"));
+        let err = Settings::read(Env::from_vars(vars)).unwrap_err();
+        assert_eq!(err.0[0].name, "GITHUB_TOKEN");
     }
 
     #[test]

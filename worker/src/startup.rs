@@ -10,7 +10,8 @@ use crate::{
     consumer,
     environment::Environment,
     generator::{Generator, builtin::BuiltinGenerator, llm::LlmGenerator},
-    settings::Settings,
+    publish::{Publisher, github::GithubPublisher, local::LocalPublisher},
+    settings::{PublisherChoice, Settings},
     telegram::Telegram,
 };
 
@@ -28,7 +29,17 @@ impl Worker {
             Some(llm) => Arc::new(LlmGenerator::new(llm.clone())),
             None => fallback.clone(),
         };
-        tracing::info!(generator = %generator.name(), "worker configured");
+        let publisher: Arc<dyn Publisher> = match &settings.publisher {
+            PublisherChoice::Local => Arc::new(LocalPublisher::new(
+                settings.common.data_dir.clone(),
+                settings.pages_base_url.clone(),
+            )),
+            PublisherChoice::Github(github) => Arc::new(
+                GithubPublisher::new(github.clone())
+                    .map_err(|e| anyhow::anyhow!("GitHub publisher: {e}"))?,
+            ),
+        };
+        tracing::info!(generator = %generator.name(), publisher = publisher.name(), "worker configured");
         let env = Environment {
             telegram: Telegram::new(
                 settings.telegram_token.as_ref(),
@@ -38,6 +49,7 @@ impl Worker {
             topology: Topology::new(settings.common.queue_prefix.clone()),
             generator,
             fallback,
+            publisher,
             pool,
             settings,
         };

@@ -73,3 +73,31 @@ pub async fn build_version(
             )
         })
 }
+
+/// A version's files, read back from its bundle.
+pub async fn read_files(env: &Environment, version: &Version) -> Result<Vec<BundleFile>, JobError> {
+    let store = env.bundles.clone();
+    let version = version.clone();
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<BundleFile>> {
+        version
+            .files
+            .iter()
+            .filter_map(|entry| pagesmith::domain::SitePath::parse(&entry.path).ok())
+            .map(|path| {
+                Ok(BundleFile {
+                    bytes: store.read(&version.bundle, &path)?,
+                    path,
+                })
+            })
+            .collect()
+    })
+    .await;
+    let failed = |e: String| {
+        JobError::retryable(
+            format!("reading a bundle: {e}"),
+            "I could not read the site's files; retrying.",
+        )
+    };
+    read.map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(e.to_string()))
+}

@@ -20,6 +20,21 @@ use crate::{
 /// After this many failed LLM calls for a job, the built-in generator writes it.
 pub const LLM_FAILURES_BEFORE_FALLBACK: i32 = 2;
 
+/// Below this much generation time, an /app job skips the LLM.
+const MIN_LLM_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The time generation may take: until the deadline minus what publishing
+/// and the callback need. `None` when the job has no deadline.
+pub fn budget(env: &Environment, ctx: &Context) -> Option<std::time::Duration> {
+    let deadline = ctx.job.deadline?;
+    let reserve = chrono::Duration::from_std(env.settings.app_publish_reserve).unwrap_or_default();
+    Some(
+        (deadline - reserve - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default(),
+    )
+}
+
 /// The job's validated generation: loaded if it already committed, else
 /// generated, validated and committed now (moving the job to `checking`).
 pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<GeneratedFile>, JobError> {
@@ -28,14 +43,28 @@ pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<Generate
     }
     let mut llm_failures = ctx.job.llm_failures;
     loop {
-        let use_llm = env.settings.llm.is_some() && llm_failures < LLM_FAILURES_BEFORE_FALLBACK;
+        let budget = budget(env, ctx);
+        // Too close to an /app deadline for an LLM round trip: the built-in
+        // generator answers in milliseconds.
+        let in_time = budget.is_none_or(|left| left > MIN_LLM_BUDGET);
+        let use_llm =
+            env.settings.llm.is_some() && llm_failures < LLM_FAILURES_BEFORE_FALLBACK && in_time;
         let generator = if use_llm {
             &env.generator
         } else {
             &env.fallback
         };
         let started = Instant::now();
-        let outcome = generator.generate(&ctx.request).await;
+        let outcome = match budget.filter(|_| use_llm) {
+            Some(left) => tokio::time::timeout(left, generator.generate(&ctx.request))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(GenerateError::Permanent(format!(
+                        "no answer within the {left:?} left before the deadline"
+                    )))
+                }),
+            None => generator.generate(&ctx.request).await,
+        };
         record_call(generator.as_ref(), &outcome, started);
         // A permanent LLM error (a bad key, an unknown model) will not heal
         // on retry: fall back at once.

@@ -1,7 +1,10 @@
 //! The stages of a generation job, one module each.
 
 pub mod bundle;
+pub mod callback;
 pub mod check;
 pub mod generate;
 pub mod notify;
+pub mod publish;
 pub mod resolve;
+pub mod review;

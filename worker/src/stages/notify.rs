@@ -227,6 +227,50 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
+/// Tells the requester (and, for /app jobs, the reviewer chat) where the
+/// site went live, once per version.
+pub async fn published(
+    env: &Environment,
+    ctx: &Context,
+    version: &Version,
+    record: &pagesmith::db::publishing::PublishRecord,
+) {
+    let Some(chat_id) = ctx.chat_id.or(env.settings.reviewer_chat_id) else {
+        return;
+    };
+    match db::chat::sent_for_version(&env.pool, version.id, "published").await {
+        Ok(true) => return,
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "could not check for an earlier published message"),
+    }
+    let pages = if record.pages_status == "built" {
+        ""
+    } else {
+        " (GitHub Pages may need a minute to build)"
+    };
+    let text = format!(
+        "🌍 <b>{}</b> version {} is published!\n\n📦 Repository: {}\n🔗 Live site: {}{pages}",
+        escape(&ctx.project.title),
+        version.number,
+        record.repo_url,
+        record.pages_url,
+    );
+    match env.telegram.send(chat_id, &text, None).await {
+        Ok(message_id) => {
+            let _ = db::chat::record(
+                &env.pool,
+                chat_id,
+                message_id,
+                ctx.project.id,
+                Some(version.id),
+                "published",
+            )
+            .await;
+        }
+        Err(e) => tracing::warn!(error = %e, "could not announce the publish"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -274,33 +274,7 @@ async fn previous(
     let Some(latest) = db::versions::latest(&env.pool, project_id).await? else {
         return Ok((Vec::new(), Vec::new()));
     };
-    let store = env.bundles.clone();
-    let files = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<BundleFile>> {
-        latest
-            .files
-            .iter()
-            .filter_map(|entry| SitePath::parse(&entry.path).ok())
-            .map(|path| {
-                Ok(BundleFile {
-                    bytes: store.read(&latest.bundle, &path)?,
-                    path,
-                })
-            })
-            .collect()
-    })
-    .await
-    .map_err(|e| {
-        JobError::retryable(
-            format!("reading the previous version: {e}"),
-            "I could not read your current site; retrying.",
-        )
-    })?
-    .map_err(|e| {
-        JobError::retryable(
-            format!("reading the previous version: {e}"),
-            "I could not read your current site; retrying.",
-        )
-    })?;
+    let files = super::bundle::read_files(env, &latest).await?;
     let text = files
         .iter()
         .filter(|f| file_type::is_text(&f.path))

@@ -274,3 +274,43 @@ impl TestWorker {
             .expect("the job has a version")
     }
 }
+
+impl TestWorker {
+    /// An /app job as the bot records it: the request row and the job.
+    pub async fn app_job(
+        &self,
+        task: &str,
+        round: i32,
+        nonce: &str,
+        evaluation_url: &str,
+        deadline_secs: f64,
+    ) -> Uuid {
+        let id = Uuid::new_v4();
+        // One transaction: the request row's key on jobs is checked at commit.
+        let mut tx = self.db.pool.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO app_requests (job_id, task, round, nonce, email, brief, checks, evaluation_url, received_at, deadline)
+             VALUES ($1, $2, $3, $4, 'student@example.com', 'A page that shows the date in #date.', '[\"Repo has MIT license\"]',
+                     $5, now(), now() + make_interval(secs => $6))",
+        )
+        .bind(id)
+        .bind(task)
+        .bind(round)
+        .bind(nonce)
+        .bind(evaluation_url)
+        .bind(deadline_secs)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, source, payload, deadline)
+             SELECT $1, 'generate', 'app', '{\"type\":\"app\"}', deadline FROM app_requests WHERE job_id = $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        id
+    }
+}

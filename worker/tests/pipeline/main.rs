@@ -5,3 +5,4 @@ mod consumer;
 mod generation;
 mod helpers;
 mod interactive;
+mod publishing;

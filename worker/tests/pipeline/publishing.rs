@@ -1,0 +1,346 @@
+//! Approval, the local publisher and the evaluation callback.
+
+use std::{process::Command, time::Duration};
+
+use serde_json::json;
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{method, path},
+};
+use worker::{error::JobError, process::process};
+
+use crate::helpers::{Step, TestWorker, good_site, spawn};
+
+async fn evaluator(failures: u64) -> MockServer {
+    let server = MockServer::start().await;
+    if failures > 0 {
+        Mock::given(method("POST"))
+            .and(path("/notify"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(failures)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/notify"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn callbacks(server: &MockServer) -> Vec<serde_json::Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+fn git(args: &[&str], dir: &std::path::Path) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+async fn published(w: &TestWorker, job: uuid::Uuid) -> (String, String, String, String) {
+    sqlx::query_as(
+        "SELECT repo_url, commit_sha, pages_url, pages_status FROM publishes WHERE job_id = $1",
+    )
+    .bind(job)
+    .fetch_one(&w.db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_app_job_is_published_locally_and_called_back_with_the_exact_body() {
+    let w = spawn(
+        vec![Step::Files(good_site("Dated"))],
+        vec![],
+        &[("CALLBACK_ALLOW_PRIVATE", "true")],
+    )
+    .await;
+    let eval = evaluator(0).await;
+    let job = w
+        .app_job(
+            "dated-page",
+            1,
+            "n-1",
+            &format!("{}/notify", eval.uri()),
+            600.0,
+        )
+        .await;
+
+    process(&w.env, job).await.unwrap();
+
+    assert_eq!(w.state(job).await, "published");
+    let (repo_url, sha, pages_url, pages_status) = published(&w, job).await;
+    assert!(
+        repo_url.starts_with("http://127.0.0.1:8082/git/dated-page-") && repo_url.ends_with(".git"),
+        "{repo_url}"
+    );
+    assert!(
+        pages_url.starts_with("http://127.0.0.1:8082/dated-page-") && pages_url.ends_with('/'),
+        "{pages_url}"
+    );
+    assert_eq!(pages_status, "built");
+    assert_eq!(sha.len(), 40);
+
+    let bodies = callbacks(&eval).await;
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(
+        bodies[0],
+        json!({"email": "student@example.com", "task": "dated-page", "round": 1, "nonce": "n-1",
+               "repo_url": repo_url, "commit_sha": sha, "pages_url": pages_url})
+    );
+    let received = &eval.received_requests().await.unwrap()[0];
+    assert_eq!(received.headers["content-type"], "application/json");
+
+    // The repository is real: clone it, check out the commit, compare bytes.
+    let repo_name = repo_url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .trim_end_matches(".git");
+    let bare = w
+        .data_dir
+        .path()
+        .join("repos")
+        .join(format!("{repo_name}.git"));
+    let clone_dir = tempfile::tempdir().unwrap();
+    git(
+        &["clone", "-q", bare.to_str().unwrap(), "site"],
+        clone_dir.path(),
+    );
+    let site = clone_dir.path().join("site");
+    git(&["checkout", "-q", &sha], &site);
+    let version = w.version_of(job).await;
+    for file in &version.files {
+        let path = pagesmith::domain::SitePath::parse(&file.path).unwrap();
+        let expected = w.env.bundles.read(&version.bundle, &path).unwrap();
+        assert_eq!(
+            std::fs::read(site.join(&file.path)).unwrap(),
+            expected,
+            "{}",
+            file.path
+        );
+    }
+    assert_eq!(
+        git(&["rev-list", "--count", "HEAD"], &site),
+        "1",
+        "one commit for the round"
+    );
+    assert!(git(&["log", "-1", "--format=%s"], &site).starts_with("Round 1: dated-page"));
+    // And the pages are the same files.
+    let pages = w.data_dir.path().join("pages").join(repo_name);
+    assert_eq!(
+        std::fs::read(pages.join("index.html")).unwrap(),
+        std::fs::read(site.join("index.html")).unwrap()
+    );
+
+    // A duplicate delivery sends no second callback and makes no second commit.
+    process(&w.env, job).await.unwrap();
+    assert_eq!(callbacks(&eval).await.len(), 1);
+    assert_eq!(
+        git(
+            &["ls-remote", bare.to_str().unwrap(), "refs/heads/main"],
+            &site
+        )
+        .split('\t')
+        .next()
+        .unwrap(),
+        sha
+    );
+}
+
+#[tokio::test]
+async fn round_two_commits_to_the_same_repository() {
+    let w = spawn(
+        vec![Step::Files(good_site("One")), Step::Files(good_site("Two"))],
+        vec![],
+        &[("CALLBACK_ALLOW_PRIVATE", "true")],
+    )
+    .await;
+    let eval = evaluator(0).await;
+    let url = format!("{}/notify", eval.uri());
+    let round1 = w.app_job("revised-task", 1, "a", &url, 600.0).await;
+    process(&w.env, round1).await.unwrap();
+    let round2 = w.app_job("revised-task", 2, "b", &url, 600.0).await;
+    process(&w.env, round2).await.unwrap();
+
+    let (repo1, sha1, pages1, _) = published(&w, round1).await;
+    let (repo2, sha2, pages2, _) = published(&w, round2).await;
+    assert_eq!(
+        (repo1.as_str(), pages1.as_str()),
+        (repo2.as_str(), pages2.as_str())
+    );
+    assert_ne!(sha1, sha2);
+    let requests = w.llm.requests.lock().unwrap().clone();
+    assert!(
+        requests[1]
+            .previous_files
+            .iter()
+            .any(|f| f.content.contains("<h1>One</h1>")),
+        "round 2 sees round 1"
+    );
+    let bodies = callbacks(&eval).await;
+    assert_eq!(
+        bodies
+            .iter()
+            .map(|b| b["round"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+}
+
+#[tokio::test]
+async fn a_failing_evaluator_is_retried_until_it_accepts() {
+    let w = spawn(
+        vec![Step::Files(good_site("A"))],
+        vec![],
+        &[("CALLBACK_ALLOW_PRIVATE", "true")],
+    )
+    .await;
+    let eval = evaluator(3).await;
+    let job = w
+        .app_job(
+            "retry-task",
+            1,
+            "n",
+            &format!("{}/notify", eval.uri()),
+            600.0,
+        )
+        .await;
+    process(&w.env, job).await.unwrap();
+    assert_eq!(callbacks(&eval).await.len(), 4);
+    let attempts: Vec<(i32, Option<i32>, i64)> =
+        sqlx::query_as("SELECT attempt, status_code, deadline_margin_ms FROM callback_attempts WHERE job_id = $1 ORDER BY attempt")
+            .bind(job)
+            .fetch_all(&w.db.pool)
+            .await
+            .unwrap();
+    let codes: Vec<Option<i32>> = attempts.iter().map(|a| a.1).collect();
+    assert_eq!(codes, [Some(503), Some(503), Some(503), Some(200)]);
+    assert!(
+        attempts.iter().all(|a| a.2 > 0),
+        "every attempt was before the deadline"
+    );
+    // Delays of 1, 2 and 4 s between them.
+    assert!(attempts[0].2 - attempts[3].2 >= 7_000, "{attempts:?}");
+}
+
+#[tokio::test]
+async fn callbacks_stop_at_the_deadline() {
+    let w = spawn(
+        vec![Step::Files(good_site("A"))],
+        vec![],
+        &[
+            ("CALLBACK_ALLOW_PRIVATE", "true"),
+            ("APP_PUBLISH_RESERVE_SECS", "0"),
+        ],
+    )
+    .await;
+    let eval = evaluator(1000).await;
+    let job = w
+        .app_job("late-task", 1, "n", &format!("{}/notify", eval.uri()), 4.0)
+        .await;
+    let started = std::time::Instant::now();
+    let err = process(&w.env, job).await.unwrap_err();
+    assert!(
+        matches!(err, JobError::Permanent { .. }) && err.to_string().contains("deadline"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "it stopped at the deadline"
+    );
+    let status: String =
+        sqlx::query_scalar("SELECT callback_status FROM app_requests WHERE job_id = $1")
+            .bind(job)
+            .fetch_one(&w.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "failed");
+    let late: i64 = w.count(&format!("SELECT count(*) FROM callback_attempts WHERE job_id = '{job}' AND deadline_margin_ms <= 0")).await;
+    assert_eq!(late, 0, "no attempt after the deadline");
+}
+
+#[tokio::test]
+async fn a_callback_to_a_private_address_is_refused_unless_allowed() {
+    let w = spawn(vec![Step::Files(good_site("A"))], vec![], &[]).await;
+    let eval = evaluator(0).await;
+    let job = w
+        .app_job(
+            "ssrf-task",
+            1,
+            "n",
+            &format!("{}/notify", eval.uri()),
+            600.0,
+        )
+        .await;
+    let err = process(&w.env, job).await.unwrap_err();
+    assert!(err.to_string().contains("private address"), "{err}");
+    assert!(callbacks(&eval).await.is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn with_review_required_an_unapproved_app_job_expires_without_a_callback() {
+    let w = spawn(
+        vec![Step::Files(good_site("A"))],
+        vec![],
+        &[
+            ("CALLBACK_ALLOW_PRIVATE", "true"),
+            ("APP_REQUIRE_REVIEW", "true"),
+            ("REVIEWER_CHAT_ID", "555"),
+            ("APP_REVIEW_MARGIN_SECS", "1"),
+            ("APP_PUBLISH_RESERVE_SECS", "0"),
+        ],
+    )
+    .await;
+    let eval = evaluator(0).await;
+    let job = w
+        .app_job(
+            "review-task",
+            1,
+            "n",
+            &format!("{}/notify", eval.uri()),
+            3.0,
+        )
+        .await;
+    let first = process(&w.env, job).await.unwrap_err();
+    assert!(matches!(first, JobError::Deferred { .. }), "{first:?}");
+    assert_eq!(w.state(job).await, "preview_ready");
+    let calls = w.telegram_calls().await;
+    assert!(
+        calls.iter().any(
+            |(_, b)| b["chat_id"] == 555 && b["text"].as_str().unwrap().contains("review-task")
+        ),
+        "announced to the reviewer"
+    );
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    process(&w.env, job).await.unwrap();
+    assert_eq!(w.state(job).await, "expired");
+    assert!(
+        callbacks(&eval).await.is_empty(),
+        "no callback claims a publish that did not happen"
+    );
+    let last = w.telegram_calls().await.last().unwrap().1.clone();
+    assert!(
+        last["text"].as_str().unwrap().contains("expired"),
+        "the reviewer is told"
+    );
+}
