@@ -1,1 +1,348 @@
-//! The OpenAI-compatible generator (to be written).
+//! The OpenAI-compatible generator: one chat-completions call per attempt.
+//!
+//! It speaks the subset of the API that OpenAI, OpenRouter-style proxies,
+//! Gemini's OpenAI endpoint, Ollama and vLLM share. It logs sizes, status,
+//! model and latency, never the key, the prompt or the answer.
+
+mod wire;
+
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use chrono::Datelike;
+use reqwest::header::RETRY_AFTER;
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use super::{
+    GenerateError, Generated, GeneratedFile, Generator, SiteRequest,
+    parse::parse_manifest,
+    prompt::{self, Prompt},
+};
+use wire::{ChatRequest, ChatResponse, Message, ResponseFormat};
+
+/// How to reach the LLM. The worker reads these from `LLM_BASE_URL`,
+/// `LLM_API_KEY`, `LLM_MODEL` and `LLM_TIMEOUT_SECS`.
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    /// The API root including its version, as in OpenAI's SDKs
+    /// (`https://api.openai.com/v1`); `/chat/completions` is appended.
+    pub base_url: Url,
+    pub api_key: SecretString,
+    pub model: String,
+    /// For one whole call, connection to last byte.
+    pub timeout: Duration,
+}
+
+impl LlmSettings {
+    /// `LLM_BASE_URL`'s default.
+    pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+    /// `LLM_MODEL`'s default.
+    pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
+    /// `LLM_TIMEOUT_SECS`'s default.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+}
+
+/// Why an [`LlmGenerator`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmSetupError {
+    #[error("LLM_BASE_URL `{0}` cannot have `/chat/completions` appended")]
+    BaseUrl(Url),
+    #[error("LLM_MODEL is empty")]
+    EmptyModel,
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
+/// Low, so the same brief gives much the same site, but not zero: some
+/// servers treat 0 as "greedy", which loops on long outputs.
+const TEMPERATURE: f32 = 0.2;
+
+/// Writes sites with an OpenAI-compatible chat-completions API.
+#[derive(Debug)]
+pub struct LlmGenerator {
+    settings: LlmSettings,
+    endpoint: Url,
+    http: reqwest::Client,
+    /// Cleared for the life of the process once the server refuses
+    /// `response_format`, so every later call skips the doomed attempt.
+    json_mode: AtomicBool,
+}
+
+impl LlmGenerator {
+    pub fn new(settings: LlmSettings) -> Result<Self, LlmSetupError> {
+        if settings.model.trim().is_empty() {
+            return Err(LlmSetupError::EmptyModel);
+        }
+        let endpoint = chat_completions_url(&settings.base_url)
+            .ok_or_else(|| LlmSetupError::BaseUrl(settings.base_url.clone()))?;
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("pagesmith/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(LlmSetupError::Client)?;
+        Ok(Self {
+            settings,
+            endpoint,
+            http,
+            json_mode: AtomicBool::new(true),
+        })
+    }
+
+    /// The URL calls go to.
+    pub fn endpoint(&self) -> &Url {
+        &self.endpoint
+    }
+
+    /// One completion, with the `response_format` fallback, parsed into files.
+    async fn complete(&self, prompt: &Prompt) -> Result<Generated, GenerateError> {
+        let json_mode = self.json_mode.load(Ordering::Relaxed);
+        let answer = match self.call(prompt, json_mode).await? {
+            Reply::Answer(text) => text,
+            Reply::RejectsResponseFormat => {
+                tracing::warn!(
+                    model = %self.settings.model,
+                    "the LLM server rejects response_format; retrying without it from now on"
+                );
+                self.json_mode.store(false, Ordering::Relaxed);
+                match self.call(prompt, false).await? {
+                    Reply::Answer(text) => text,
+                    Reply::RejectsResponseFormat => unreachable_fallback()?,
+                }
+            }
+        };
+        let files = parse_manifest(&answer).map_err(|e| {
+            GenerateError::Retryable(format!("the LLM's answer is not a usable manifest: {e}"))
+        })?;
+        Ok(Generated {
+            files,
+            raw_output: Some(answer),
+            generator: self.name(),
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(model = %self.settings.model, json_mode))]
+    async fn call(&self, prompt: &Prompt, json_mode: bool) -> Result<Reply, GenerateError> {
+        let body = ChatRequest {
+            model: &self.settings.model,
+            messages: [
+                Message {
+                    role: "system",
+                    content: &prompt.system,
+                },
+                Message {
+                    role: "user",
+                    content: &prompt.user,
+                },
+            ],
+            temperature: TEMPERATURE,
+            response_format: json_mode.then_some(ResponseFormat {
+                kind: "json_object",
+            }),
+        };
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| GenerateError::Permanent(format!("cannot encode the request: {e}")))?;
+        let request_bytes = body.len();
+        let started = Instant::now();
+        let response = self
+            .http
+            .post(self.endpoint.clone())
+            .bearer_auth(self.settings.api_key.expose_secret())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        tracing::info!(
+            status = status.as_u16(),
+            request_bytes,
+            response_bytes = bytes.len(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "LLM call finished"
+        );
+        if status.is_success() {
+            return read_answer(&bytes).map(Reply::Answer);
+        }
+        if json_mode && wire::rejects_response_format(status, &bytes) {
+            return Ok(Reply::RejectsResponseFormat);
+        }
+        let message = wire::provider_message(&bytes, self.settings.api_key.expose_secret());
+        Err(wire::status_error(status, retry_after.as_deref(), message))
+    }
+
+    fn transport_error(&self, error: reqwest::Error) -> GenerateError {
+        let host = self.endpoint.host_str().unwrap_or("?").to_owned();
+        if error.is_timeout() {
+            GenerateError::Retryable(format!(
+                "the LLM at {host} did not answer within {}s",
+                self.settings.timeout.as_secs_f32()
+            ))
+        } else if error.is_connect() {
+            GenerateError::Retryable(format!("cannot connect to the LLM at {host}"))
+        } else {
+            // `without_url` because a base URL may carry credentials.
+            GenerateError::Retryable(format!(
+                "the call to the LLM at {host} failed: {}",
+                error.without_url()
+            ))
+        }
+    }
+}
+
+enum Reply {
+    Answer(String),
+    RejectsResponseFormat,
+}
+
+/// A call made without `response_format` cannot be refused for it; this
+/// keeps that impossible case an error rather than a panic.
+fn unreachable_fallback() -> Result<String, GenerateError> {
+    Err(GenerateError::Permanent(
+        "the LLM rejected a request without response_format as if it had one".to_owned(),
+    ))
+}
+
+/// The first choice's text, refusing cut-off and empty answers.
+fn read_answer(body: &[u8]) -> Result<String, GenerateError> {
+    let response: ChatResponse = serde_json::from_slice(body).map_err(|e| {
+        GenerateError::Retryable(format!("the LLM's reply is not a chat completion: {e}"))
+    })?;
+    let choice = response
+        .choices
+        .into_iter()
+        .next()
+        .ok_or_else(|| GenerateError::Retryable("the LLM's reply has no choices".to_owned()))?;
+    match choice.finish_reason.as_deref() {
+        Some("length") => {
+            return Err(GenerateError::Retryable(
+                "the LLM's answer was cut off at its token limit (finish_reason: length)"
+                    .to_owned(),
+            ));
+        }
+        Some("content_filter") => {
+            return Err(GenerateError::Retryable(
+                "the provider's content filter stopped the answer (finish_reason: content_filter)"
+                    .to_owned(),
+            ));
+        }
+        _ => {}
+    }
+    choice
+        .message
+        .and_then(|m| m.content)
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| GenerateError::Retryable("the LLM's answer is empty".to_owned()))
+}
+
+/// `{base}/chat/completions`, with or without a trailing slash on the base,
+/// keeping any query string (some proxies need one).
+fn chat_completions_url(base: &Url) -> Option<Url> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .ok()?
+        .pop_if_empty()
+        .extend(["chat", "completions"]);
+    Some(url)
+}
+
+fn current_year() -> i32 {
+    chrono::Utc::now().year()
+}
+
+#[async_trait]
+impl Generator for LlmGenerator {
+    fn name(&self) -> String {
+        format!("llm:{}", self.settings.model)
+    }
+
+    async fn generate(&self, request: &SiteRequest) -> Result<Generated, GenerateError> {
+        self.complete(&prompt::generate(request, current_year()))
+            .await
+    }
+
+    async fn repair(
+        &self,
+        request: &SiteRequest,
+        current: &[GeneratedFile],
+        problems: &[String],
+    ) -> Result<Generated, GenerateError> {
+        self.complete(&prompt::repair(request, current, problems, current_year()))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_is_joined_with_or_without_a_trailing_slash() {
+        for (base, expected) in [
+            (
+                "https://api.openai.com/v1",
+                "https://api.openai.com/v1/chat/completions",
+            ),
+            (
+                "https://api.openai.com/v1/",
+                "https://api.openai.com/v1/chat/completions",
+            ),
+            (
+                "http://localhost:11434/v1",
+                "http://localhost:11434/v1/chat/completions",
+            ),
+            (
+                "https://generativelanguage.googleapis.com/v1beta/openai/",
+                "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions",
+            ),
+            (
+                "http://proxy.test/v1?tenant=a",
+                "http://proxy.test/v1/chat/completions?tenant=a",
+            ),
+        ] {
+            let url = chat_completions_url(&Url::parse(base).unwrap()).unwrap();
+            assert_eq!(url.as_str(), expected, "{base}");
+        }
+        assert_eq!(
+            chat_completions_url(&Url::parse("mailto:a@b.c").unwrap()),
+            None
+        );
+    }
+
+    #[test]
+    fn cut_off_empty_and_malformed_replies_are_retryable() {
+        let cut =
+            br#"{"choices":[{"message":{"content":"{\"files\":["},"finish_reason":"length"}]}"#;
+        assert!(
+            matches!(read_answer(cut), Err(GenerateError::Retryable(r)) if r.contains("finish_reason: length"))
+        );
+        let empty = br#"{"choices":[{"message":{"content":null},"finish_reason":"stop"}]}"#;
+        assert!(matches!(
+            read_answer(empty),
+            Err(GenerateError::Retryable(_))
+        ));
+        assert!(matches!(
+            read_answer(br#"{"choices":[]}"#),
+            Err(GenerateError::Retryable(_))
+        ));
+        assert!(matches!(
+            read_answer(b"<html>"),
+            Err(GenerateError::Retryable(_))
+        ));
+        let ok = br#"{"choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}"#;
+        assert_eq!(read_answer(ok), Ok("hi".to_owned()));
+    }
+}

@@ -1,0 +1,204 @@
+//! The chat-completions wire format, and reading a provider's answer into a
+//! [`GenerateError`] class.
+//!
+//! Only the fields every OpenAI-compatible server (OpenAI, OpenRouter,
+//! Gemini's OpenAI endpoint, Ollama, vLLM) agrees on are read; everything
+//! else is ignored so a provider's extras never break parsing.
+
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::super::GenerateError;
+
+/// The request body.
+#[derive(Debug, Serialize)]
+pub(super) struct ChatRequest<'a> {
+    pub model: &'a str,
+    pub messages: [Message<'a>; 2],
+    pub temperature: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<ResponseFormat>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Message<'a> {
+    pub role: &'static str,
+    pub content: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ResponseFormat {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+/// The parts of a chat completion we read.
+#[derive(Debug, Deserialize)]
+pub(super) struct ChatResponse {
+    #[serde(default)]
+    pub choices: Vec<Choice>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Choice {
+    #[serde(default)]
+    pub message: Option<AnswerMessage>,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct AnswerMessage {
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+/// The longest provider message quoted in an error.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// The provider's own explanation from an error body: the standard
+/// `{"error":{"message":…}}`, Ollama's `{"error":"…"}`, Gemini's list
+/// `[{"error":{…}}]`, or a top-level `message`. The API key is blanked out
+/// in case a provider echoes it.
+pub(super) fn provider_message(body: &[u8], api_key: &str) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let value = match value {
+        Value::Array(mut items) if !items.is_empty() => items.swap_remove(0),
+        other => other,
+    };
+    let message = match value.get("error") {
+        Some(Value::String(s)) => s.clone(),
+        Some(error) => error.get("message")?.as_str()?.to_owned(),
+        None => value.get("message")?.as_str()?.to_owned(),
+    };
+    let message = if api_key.is_empty() {
+        message
+    } else {
+        message.replace(api_key, "[redacted]")
+    };
+    let mut message: String = message.trim().chars().take(MAX_MESSAGE_CHARS).collect();
+    if message.is_empty() {
+        return None;
+    }
+    if message.chars().count() == MAX_MESSAGE_CHARS {
+        message.push('…');
+    }
+    Some(message)
+}
+
+/// Whether a refusal is a server saying it does not support
+/// `response_format` (vLLM, older Ollama and some proxies do).
+pub(super) fn rejects_response_format(status: StatusCode, body: &[u8]) -> bool {
+    if !matches!(status.as_u16(), 400 | 422) {
+        return false;
+    }
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    text.contains("response_format")
+        || text.contains("response format")
+        || text.contains("json_object")
+}
+
+/// The class of an unsuccessful status: 408, 429 and 5xx may pass, other
+/// 4xx will not.
+pub(super) fn status_error(
+    status: StatusCode,
+    retry_after: Option<&str>,
+    message: Option<String>,
+) -> GenerateError {
+    let mut reason = format!("the LLM answered {status}");
+    if let Some(message) = message {
+        reason.push_str(": ");
+        reason.push_str(&message);
+    }
+    let retryable = status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT;
+    if retryable {
+        if let Some(after) = retry_after {
+            reason.push_str(&format!(" (Retry-After: {after})"));
+        }
+        GenerateError::Retryable(reason)
+    } else {
+        GenerateError::Permanent(reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_messages_are_read_from_every_common_shape() {
+        let key = "sk-secret";
+        for (body, expected) in [
+            (
+                r#"{"error":{"message":"bad model","type":"x"}}"#,
+                "bad model",
+            ),
+            (r#"{"error":"model not found"}"#, "model not found"),
+            (
+                r#"[{"error":{"code":400,"message":"gemini says no"}}]"#,
+                "gemini says no",
+            ),
+            (r#"{"message":"plain"}"#, "plain"),
+            (
+                r#"{"error":{"message":"Incorrect API key provided: sk-secret"}}"#,
+                "Incorrect API key provided: [redacted]",
+            ),
+        ] {
+            assert_eq!(
+                provider_message(body.as_bytes(), key).as_deref(),
+                Some(expected),
+                "{body}"
+            );
+        }
+        assert_eq!(provider_message(b"<html>502</html>", key), None);
+        assert_eq!(provider_message(br#"{"error":{"code":1}}"#, key), None);
+        let long = format!(r#"{{"error":"{}"}}"#, "x".repeat(1000));
+        assert_eq!(
+            provider_message(long.as_bytes(), key)
+                .unwrap()
+                .chars()
+                .count(),
+            MAX_MESSAGE_CHARS + 1
+        );
+    }
+
+    #[test]
+    fn only_a_bad_request_about_response_format_triggers_the_fallback() {
+        let body = br#"{"error":{"message":"response_format is not supported"}}"#;
+        assert!(rejects_response_format(StatusCode::BAD_REQUEST, body));
+        assert!(!rejects_response_format(StatusCode::UNAUTHORIZED, body));
+        assert!(!rejects_response_format(
+            StatusCode::BAD_REQUEST,
+            br#"{"error":"bad temperature"}"#
+        ));
+    }
+
+    #[test]
+    fn statuses_are_classed_and_retry_after_is_kept() {
+        let e = status_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("7"),
+            Some("slow down".into()),
+        );
+        assert_eq!(
+            e,
+            GenerateError::Retryable(
+                "the LLM answered 429 Too Many Requests: slow down (Retry-After: 7)".into()
+            )
+        );
+        assert!(matches!(
+            status_error(StatusCode::BAD_GATEWAY, None, None),
+            GenerateError::Retryable(_)
+        ));
+        assert!(matches!(
+            status_error(StatusCode::NOT_FOUND, None, None),
+            GenerateError::Permanent(_)
+        ));
+        assert!(
+            matches!(status_error(StatusCode::UNAUTHORIZED, Some("1"), None), GenerateError::Permanent(r) if !r.contains("Retry-After"))
+        );
+    }
+}
