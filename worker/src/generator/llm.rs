@@ -22,7 +22,7 @@ use super::{
     parse::parse_manifest,
     prompt::{self, Prompt},
 };
-use wire::{ChatRequest, ChatResponse, Message, ResponseFormat};
+use wire::{ChatRequest, Message, ResponseFormat};
 
 /// How to reach the LLM. The worker reads these from `LLM_BASE_URL`,
 /// `LLM_API_KEY`, `LLM_MODEL` and `LLM_TIMEOUT_SECS`.
@@ -175,7 +175,7 @@ impl LlmGenerator {
             "LLM call finished"
         );
         if status.is_success() {
-            return read_answer(&bytes).map(Reply::Answer);
+            return wire::read_answer(&bytes).map(Reply::Answer);
         }
         if json_mode && wire::rejects_response_format(status, &bytes) {
             return Ok(Reply::RejectsResponseFormat);
@@ -214,38 +214,6 @@ fn unreachable_fallback() -> Result<String, GenerateError> {
     Err(GenerateError::Permanent(
         "the LLM rejected a request without response_format as if it had one".to_owned(),
     ))
-}
-
-/// The first choice's text, refusing cut-off and empty answers.
-fn read_answer(body: &[u8]) -> Result<String, GenerateError> {
-    let response: ChatResponse = serde_json::from_slice(body).map_err(|e| {
-        GenerateError::Retryable(format!("the LLM's reply is not a chat completion: {e}"))
-    })?;
-    let choice = response
-        .choices
-        .into_iter()
-        .next()
-        .ok_or_else(|| GenerateError::Retryable("the LLM's reply has no choices".to_owned()))?;
-    match choice.finish_reason.as_deref() {
-        Some("length") => {
-            return Err(GenerateError::Retryable(
-                "the LLM's answer was cut off at its token limit (finish_reason: length)"
-                    .to_owned(),
-            ));
-        }
-        Some("content_filter") => {
-            return Err(GenerateError::Retryable(
-                "the provider's content filter stopped the answer (finish_reason: content_filter)"
-                    .to_owned(),
-            ));
-        }
-        _ => {}
-    }
-    choice
-        .message
-        .and_then(|m| m.content)
-        .filter(|c| !c.trim().is_empty())
-        .ok_or_else(|| GenerateError::Retryable("the LLM's answer is empty".to_owned()))
 }
 
 /// `{base}/chat/completions`, with or without a trailing slash on the base,
@@ -320,29 +288,5 @@ mod tests {
             chat_completions_url(&Url::parse("mailto:a@b.c").unwrap()),
             None
         );
-    }
-
-    #[test]
-    fn cut_off_empty_and_malformed_replies_are_retryable() {
-        let cut =
-            br#"{"choices":[{"message":{"content":"{\"files\":["},"finish_reason":"length"}]}"#;
-        assert!(
-            matches!(read_answer(cut), Err(GenerateError::Retryable(r)) if r.contains("finish_reason: length"))
-        );
-        let empty = br#"{"choices":[{"message":{"content":null},"finish_reason":"stop"}]}"#;
-        assert!(matches!(
-            read_answer(empty),
-            Err(GenerateError::Retryable(_))
-        ));
-        assert!(matches!(
-            read_answer(br#"{"choices":[]}"#),
-            Err(GenerateError::Retryable(_))
-        ));
-        assert!(matches!(
-            read_answer(b"<html>"),
-            Err(GenerateError::Retryable(_))
-        ));
-        let ok = br#"{"choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}"#;
-        assert_eq!(read_answer(ok), Ok("hi".to_owned()));
     }
 }

@@ -35,13 +35,13 @@ pub(super) struct ResponseFormat {
 
 /// The parts of a chat completion we read.
 #[derive(Debug, Deserialize)]
-pub(super) struct ChatResponse {
+struct ChatResponse {
     #[serde(default)]
     pub choices: Vec<Choice>,
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct Choice {
+struct Choice {
     #[serde(default)]
     pub message: Option<AnswerMessage>,
     #[serde(default)]
@@ -49,7 +49,7 @@ pub(super) struct Choice {
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct AnswerMessage {
+struct AnswerMessage {
     #[serde(default)]
     pub content: Option<String>,
 }
@@ -122,6 +122,38 @@ pub(super) fn status_error(
     } else {
         GenerateError::Permanent(reason)
     }
+}
+
+/// The first choice's text, refusing cut-off and empty answers.
+pub(super) fn read_answer(body: &[u8]) -> Result<String, GenerateError> {
+    let response: ChatResponse = serde_json::from_slice(body).map_err(|e| {
+        GenerateError::Retryable(format!("the LLM's reply is not a chat completion: {e}"))
+    })?;
+    let choice = response
+        .choices
+        .into_iter()
+        .next()
+        .ok_or_else(|| GenerateError::Retryable("the LLM's reply has no choices".to_owned()))?;
+    match choice.finish_reason.as_deref() {
+        Some("length") => {
+            return Err(GenerateError::Retryable(
+                "the LLM's answer was cut off at its token limit (finish_reason: length)"
+                    .to_owned(),
+            ));
+        }
+        Some("content_filter") => {
+            return Err(GenerateError::Retryable(
+                "the provider's content filter stopped the answer (finish_reason: content_filter)"
+                    .to_owned(),
+            ));
+        }
+        _ => {}
+    }
+    choice
+        .message
+        .and_then(|m| m.content)
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| GenerateError::Retryable("the LLM's answer is empty".to_owned()))
 }
 
 #[cfg(test)]
@@ -200,5 +232,29 @@ mod tests {
         assert!(
             matches!(status_error(StatusCode::UNAUTHORIZED, Some("1"), None), GenerateError::Permanent(r) if !r.contains("Retry-After"))
         );
+    }
+
+    #[test]
+    fn cut_off_empty_and_malformed_replies_are_retryable() {
+        let cut =
+            br#"{"choices":[{"message":{"content":"{\"files\":["},"finish_reason":"length"}]}"#;
+        assert!(
+            matches!(read_answer(cut), Err(GenerateError::Retryable(r)) if r.contains("finish_reason: length"))
+        );
+        let empty = br#"{"choices":[{"message":{"content":null},"finish_reason":"stop"}]}"#;
+        assert!(matches!(
+            read_answer(empty),
+            Err(GenerateError::Retryable(_))
+        ));
+        assert!(matches!(
+            read_answer(br#"{"choices":[]}"#),
+            Err(GenerateError::Retryable(_))
+        ));
+        assert!(matches!(
+            read_answer(b"<html>"),
+            Err(GenerateError::Retryable(_))
+        ));
+        let ok = br#"{"choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}"#;
+        assert_eq!(read_answer(ok), Ok("hi".to_owned()));
     }
 }
