@@ -24,10 +24,7 @@ fn without_a_name_the_first_sentence_makes_the_title() {
         "Create a captcha solver that handles ?url=https://x.test/a.png. Default to the sample.",
         None,
     );
-    assert_eq!(
-        o.title,
-        "Captcha solver that handles ?url=https://x.test/a.png"
-    );
+    assert_eq!(o.title, "Captcha solver that handles…");
     assert_eq!(
         o.lead,
         "Create a captcha solver that handles ?url=https://x.test/a.png."

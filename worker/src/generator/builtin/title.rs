@@ -131,6 +131,6 @@ pub fn title_from_sentence(lead: &str) -> String {
     if text.is_empty() {
         FALLBACK_TITLE.to_owned()
     } else {
-        capitalize(&shorten(text, 60))
+        capitalize(&shorten(text, 50))
     }
 }
