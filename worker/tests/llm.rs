@@ -322,3 +322,67 @@ async fn a_repair_sends_the_current_files_and_the_numbered_problems() {
     assert!(user.contains("<p>draft</p>"));
     assert!(user.contains("1. README.md has no `## Usage` section"));
 }
+
+/// Collects what the logs say, for assertions.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_logs_name_status_and_sizes_but_never_the_key_prompt_or_answer() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = MockServer::start().await;
+    chat()
+        .and(body_partial_json(
+            json!({"response_format": {"type": "json_object"}}),
+        ))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": {"message": "response_format is not supported"}
+        })))
+        .mount(&server)
+        .await;
+    chat()
+        .and(WithoutResponseFormat)
+        .respond_with(completion(MANIFEST, "stop"))
+        .mount(&server)
+        .await;
+
+    generator(&server).generate(&request()).await.unwrap();
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("LLM call finished"), "{text}");
+    assert!(
+        text.contains("status=200") && text.contains("response_bytes="),
+        "{text}"
+    );
+    assert!(text.contains("test-model"), "{text}");
+    for secret in [
+        KEY,
+        "sums the sales",
+        "widget,10",
+        "<title>Sales</title>",
+        "total-sales",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "the logs contain {secret:?}: {text}"
+        );
+    }
+}
