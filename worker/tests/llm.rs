@@ -79,13 +79,12 @@ fn bodies(requests: &[Request]) -> Vec<Value> {
         .collect()
 }
 
-/// Matches a request body without `response_format`.
-struct WithoutResponseFormat;
+/// Matches a request body without the named top-level field.
+struct Without(&'static str);
 
-impl Match for WithoutResponseFormat {
+impl Match for Without {
     fn matches(&self, request: &Request) -> bool {
-        serde_json::from_slice::<Value>(&request.body)
-            .is_ok_and(|body| body.get("response_format").is_none())
+        serde_json::from_slice::<Value>(&request.body).is_ok_and(|body| body.get(self.0).is_none())
     }
 }
 
@@ -244,21 +243,20 @@ async fn an_unreachable_server_is_retryable() {
     assert!(matches!(error, GenerateError::Retryable(_)), "{error:?}");
 }
 
-#[tokio::test]
-async fn a_server_that_rejects_response_format_is_asked_again_without_it_and_remembered() {
+/// A server refuses `parameter` once with `message`: the client asks again
+/// without it, and later calls leave it out from the start.
+async fn assert_dropped_and_remembered(parameter: &'static str, sent: Value, message: &str) {
     let server = MockServer::start().await;
     chat()
-        .and(body_partial_json(
-            json!({"response_format": {"type": "json_object"}}),
-        ))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "error": {"message": "response_format is not supported by this model"}
-        })))
+        .and(body_partial_json(sent))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(json!({"error": {"message": message}})),
+        )
         .expect(1)
         .mount(&server)
         .await;
     chat()
-        .and(WithoutResponseFormat)
+        .and(Without(parameter))
         .respond_with(completion(MANIFEST, "stop"))
         .expect(2)
         .mount(&server)
@@ -266,19 +264,38 @@ async fn a_server_that_rejects_response_format_is_asked_again_without_it_and_rem
     let generator = generator(&server);
 
     assert!(generator.generate(&request()).await.is_ok());
-    // The second call goes straight to the form that works.
     assert!(generator.generate(&request()).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_server_that_rejects_response_format_is_asked_again_without_it_and_remembered() {
+    assert_dropped_and_remembered(
+        "response_format",
+        json!({"response_format": {"type": "json_object"}}),
+        "response_format is not supported by this model",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_reasoning_model_that_rejects_temperature_is_asked_again_without_it() {
+    assert_dropped_and_remembered(
+        "temperature",
+        json!({"temperature": 0.2, "response_format": {"type": "json_object"}}),
+        "Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1) value is supported.",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn another_bad_request_is_permanent_and_not_retried() {
     let server = answering(ResponseTemplate::new(400).set_body_json(json!({
-        "error": {"message": "temperature must be between 0 and 2"}
+        "error": {"message": "'messages' must contain the word 'json'"}
     })))
     .await;
     let error = generator(&server).generate(&request()).await.unwrap_err();
     assert!(
-        matches!(&error, GenerateError::Permanent(r) if r.contains("temperature")),
+        matches!(&error, GenerateError::Permanent(r) if r.contains("must contain the word")),
         "{error:?}"
     );
 }
@@ -359,7 +376,7 @@ async fn the_logs_name_status_and_sizes_but_never_the_key_prompt_or_answer() {
         .mount(&server)
         .await;
     chat()
-        .and(WithoutResponseFormat)
+        .and(Without("response_format"))
         .respond_with(completion(MANIFEST, "stop"))
         .mount(&server)
         .await;

@@ -22,7 +22,7 @@ use super::{
     parse::parse_manifest,
     prompt::{self, Prompt},
 };
-use wire::{ChatRequest, Message, ResponseFormat};
+use wire::{ChatRequest, Message, Optional, Options, ResponseFormat};
 
 /// How to reach the LLM. The worker reads these from `LLM_BASE_URL`,
 /// `LLM_API_KEY`, `LLM_MODEL` and `LLM_TIMEOUT_SECS`.
@@ -68,8 +68,12 @@ pub struct LlmGenerator {
     endpoint: Url,
     http: reqwest::Client,
     /// Cleared for the life of the process once the server refuses
-    /// `response_format`, so every later call skips the doomed attempt.
-    json_mode: AtomicBool,
+    /// `response_format` (vLLM, older Ollama, some proxies), so later calls
+    /// skip the doomed attempt.
+    send_response_format: AtomicBool,
+    /// Likewise for `temperature`, which reasoning models (o1, o3, gpt-5)
+    /// refuse unless it is the default.
+    send_temperature: AtomicBool,
 }
 
 impl LlmGenerator {
@@ -89,7 +93,8 @@ impl LlmGenerator {
             settings,
             endpoint,
             http,
-            json_mode: AtomicBool::new(true),
+            send_response_format: AtomicBool::new(true),
+            send_temperature: AtomicBool::new(true),
         })
     }
 
@@ -98,20 +103,28 @@ impl LlmGenerator {
         &self.endpoint
     }
 
-    /// One completion, with the `response_format` fallback, parsed into files.
+    /// One completion, parsed into files. A server that refuses an optional
+    /// parameter is asked again without it; each can be dropped once, so
+    /// this makes at most three calls.
     async fn complete(&self, prompt: &Prompt) -> Result<Generated, GenerateError> {
-        let json_mode = self.json_mode.load(Ordering::Relaxed);
-        let answer = match self.call(prompt, json_mode).await? {
-            Reply::Answer(text) => text,
-            Reply::RejectsResponseFormat => {
-                tracing::warn!(
-                    model = %self.settings.model,
-                    "the LLM server rejects response_format; retrying without it from now on"
-                );
-                self.json_mode.store(false, Ordering::Relaxed);
-                match self.call(prompt, false).await? {
-                    Reply::Answer(text) => text,
-                    Reply::RejectsResponseFormat => unreachable_fallback()?,
+        let answer = loop {
+            let options = Options {
+                response_format: self.send_response_format.load(Ordering::Relaxed),
+                temperature: self.send_temperature.load(Ordering::Relaxed),
+            };
+            match self.call(prompt, options).await? {
+                Reply::Answer(text) => break text,
+                Reply::Rejects(parameter) => {
+                    tracing::warn!(
+                        model = %self.settings.model,
+                        parameter = parameter.name(),
+                        "the LLM server rejects a parameter; asking without it from now on"
+                    );
+                    match parameter {
+                        Optional::ResponseFormat => &self.send_response_format,
+                        Optional::Temperature => &self.send_temperature,
+                    }
+                    .store(false, Ordering::Relaxed);
                 }
             }
         };
@@ -125,8 +138,8 @@ impl LlmGenerator {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(model = %self.settings.model, json_mode))]
-    async fn call(&self, prompt: &Prompt, json_mode: bool) -> Result<Reply, GenerateError> {
+    #[tracing::instrument(skip_all, fields(model = %self.settings.model))]
+    async fn call(&self, prompt: &Prompt, options: Options) -> Result<Reply, GenerateError> {
         let body = ChatRequest {
             model: &self.settings.model,
             messages: [
@@ -139,8 +152,8 @@ impl LlmGenerator {
                     content: &prompt.user,
                 },
             ],
-            temperature: TEMPERATURE,
-            response_format: json_mode.then_some(ResponseFormat {
+            temperature: options.temperature.then_some(TEMPERATURE),
+            response_format: options.response_format.then_some(ResponseFormat {
                 kind: "json_object",
             }),
         };
@@ -177,8 +190,8 @@ impl LlmGenerator {
         if status.is_success() {
             return wire::read_answer(&bytes).map(Reply::Answer);
         }
-        if json_mode && wire::rejects_response_format(status, &bytes) {
-            return Ok(Reply::RejectsResponseFormat);
+        if let Some(parameter) = wire::rejected_parameter(status, &bytes, options) {
+            return Ok(Reply::Rejects(parameter));
         }
         let message = wire::provider_message(&bytes, self.settings.api_key.expose_secret());
         Err(wire::status_error(status, retry_after.as_deref(), message))
@@ -205,15 +218,8 @@ impl LlmGenerator {
 
 enum Reply {
     Answer(String),
-    RejectsResponseFormat,
-}
-
-/// A call made without `response_format` cannot be refused for it; this
-/// keeps that impossible case an error rather than a panic.
-fn unreachable_fallback() -> Result<String, GenerateError> {
-    Err(GenerateError::Permanent(
-        "the LLM rejected a request without response_format as if it had one".to_owned(),
-    ))
+    /// A 400 saying the server does not take this parameter.
+    Rejects(Optional),
 }
 
 /// `{base}/chat/completions`, with or without a trailing slash on the base,

@@ -56,9 +56,7 @@ pub fn generate(request: &SiteRequest, year: i32) -> Prompt {
             &request.previous_files,
             request,
         );
-        if let Some(change) = &request.change_request {
-            fenced(&mut user, "The change asked for", change);
-        }
+        change_section(&mut user, request);
     }
     closing(&mut user);
     Prompt {
@@ -76,9 +74,7 @@ pub fn repair(
 ) -> Prompt {
     let mut user = String::new();
     request_section(&mut user, request, year);
-    if let Some(change) = &request.change_request {
-        fenced(&mut user, "The change asked for", change);
-    }
+    change_section(&mut user, request);
     files_section(&mut user, "The files as generated", current, request);
     user.push_str("\n## Problems found by the self-check\n");
     for (i, problem) in problems.iter().enumerate() {
@@ -121,6 +117,18 @@ fn request_section(out: &mut String, request: &SiteRequest, year: i32) {
         }
     }
     attachments_section(out, &request.attachments);
+}
+
+/// The change asked for; for /app round 2 and up it is the brief itself,
+/// which is already quoted above.
+fn change_section(out: &mut String, request: &SiteRequest) {
+    match request.change_request.as_deref().map(str::trim) {
+        Some(change) if change == request.brief.trim() => {
+            out.push_str("\n## The change asked for\nThe brief above is the change asked for.\n");
+        }
+        Some(change) if !change.is_empty() => fenced(out, "The change asked for", change),
+        _ => {}
+    }
 }
 
 fn attachments_section(out: &mut String, attachments: &[Attachment]) {

@@ -106,6 +106,26 @@ fn a_revision_quotes_the_current_files_and_the_change() {
 }
 
 #[test]
+fn a_change_that_is_the_brief_is_quoted_once() {
+    let mut request = request();
+    request.round = 2;
+    request.change_request = Some(request.brief.clone());
+    let prompt = generate(&request, 2031);
+    assert_eq!(
+        prompt
+            .user
+            .matches("Publish a sales summary of data.csv.")
+            .count(),
+        1
+    );
+    assert!(
+        prompt
+            .user
+            .contains("The brief above is the change asked for.")
+    );
+}
+
+#[test]
 fn huge_current_files_are_truncated_at_a_character_boundary() {
     let mut request = request();
     let huge = "é".repeat(MAX_INLINE_FILE);

@@ -16,7 +16,8 @@ use super::super::GenerateError;
 pub(super) struct ChatRequest<'a> {
     pub model: &'a str,
     pub messages: [Message<'a>; 2],
-    pub temperature: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_format: Option<ResponseFormat>,
 }
@@ -87,16 +88,44 @@ pub(super) fn provider_message(body: &[u8], api_key: &str) -> Option<String> {
     Some(message)
 }
 
-/// Whether a refusal is a server saying it does not support
-/// `response_format` (vLLM, older Ollama and some proxies do).
-pub(super) fn rejects_response_format(status: StatusCode, body: &[u8]) -> bool {
+/// Request parameters that some servers refuse and we can do without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Optional {
+    ResponseFormat,
+    Temperature,
+}
+
+impl Optional {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::ResponseFormat => "response_format",
+            Self::Temperature => "temperature",
+        }
+    }
+}
+
+/// Which optional parameters a request carries.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Options {
+    pub response_format: bool,
+    pub temperature: bool,
+}
+
+/// The optional parameter a 400/422 refuses, if it names one that was sent.
+pub(super) fn rejected_parameter(
+    status: StatusCode,
+    body: &[u8],
+    sent: Options,
+) -> Option<Optional> {
     if !matches!(status.as_u16(), 400 | 422) {
-        return false;
+        return None;
     }
     let text = String::from_utf8_lossy(body).to_ascii_lowercase();
-    text.contains("response_format")
-        || text.contains("response format")
-        || text.contains("json_object")
+    let format = ["response_format", "response format", "json_object"];
+    if sent.response_format && format.iter().any(|p| text.contains(p)) {
+        return Some(Optional::ResponseFormat);
+    }
+    (sent.temperature && text.contains("temperature")).then_some(Optional::Temperature)
 }
 
 /// The class of an unsuccessful status: 408, 429 and 5xx may pass, other
@@ -198,14 +227,41 @@ mod tests {
     }
 
     #[test]
-    fn only_a_bad_request_about_response_format_triggers_the_fallback() {
-        let body = br#"{"error":{"message":"response_format is not supported"}}"#;
-        assert!(rejects_response_format(StatusCode::BAD_REQUEST, body));
-        assert!(!rejects_response_format(StatusCode::UNAUTHORIZED, body));
-        assert!(!rejects_response_format(
-            StatusCode::BAD_REQUEST,
-            br#"{"error":"bad temperature"}"#
-        ));
+    fn only_a_bad_request_naming_a_parameter_that_was_sent_drops_it() {
+        let both = Options {
+            response_format: true,
+            temperature: true,
+        };
+        let format = br#"{"error":{"message":"response_format is not supported"}}"#;
+        let temperature = br#"{"error":{"message":"Unsupported value: 'temperature' does not support 0.2 with this model."}}"#;
+        assert_eq!(
+            rejected_parameter(StatusCode::BAD_REQUEST, format, both),
+            Some(Optional::ResponseFormat)
+        );
+        assert_eq!(
+            rejected_parameter(StatusCode::BAD_REQUEST, temperature, both),
+            Some(Optional::Temperature)
+        );
+        assert_eq!(
+            rejected_parameter(StatusCode::UNAUTHORIZED, format, both),
+            None
+        );
+        let without_format = Options {
+            response_format: false,
+            ..both
+        };
+        assert_eq!(
+            rejected_parameter(StatusCode::BAD_REQUEST, format, without_format),
+            None
+        );
+        assert_eq!(
+            rejected_parameter(
+                StatusCode::BAD_REQUEST,
+                br#"{"error":"messages is empty"}"#,
+                both
+            ),
+            None
+        );
     }
 
     #[test]
