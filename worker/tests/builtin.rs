@@ -239,7 +239,7 @@ async fn a_sales_summary_renders_the_csv_and_computes_the_total() {
 
 #[tokio::test]
 async fn a_portfolio_turns_its_bullet_list_into_project_cards() {
-    let brief = "# Jane Doe — Designer\n\nI design calm interfaces for busy people.\n\n## Projects\n- **Atlas**: a map app for hikers\n- **Beacon**: status pages that people read\n- Tidy — a budgeting tool\n\n## Contact\nWrite to jane@example.com.";
+    let brief = "# Jane Doe — Designer\n\nI design calm interfaces for busy people.\n\n## Projects\n- **Atlas**: a map app for hikers\n- **Beacon**: status pages that people read\n- Tidy — a budgeting tool\n\n## Contact\nWrite to jane@example.com. My process is in docs/process.html and LICENSE.md.";
     let files = generate(&request(brief, &[], vec![])).await;
     let index = &files["index.html"];
     assert!(index.contains("<h1>Jane Doe — Designer</h1>"));
@@ -254,6 +254,11 @@ async fn a_portfolio_turns_its_bullet_list_into_project_cards() {
     }
     assert!(index.contains("<a href=\"#projects\">Projects</a>"));
     assert!(index.contains("<a href=\"#contact\">Contact</a>"));
+    assert!(index.contains("<a href=\"docs/process.html\">Process</a>"));
+    let process = &files["docs/process.html"];
+    assert!(process.contains("<link rel=\"stylesheet\" href=\"../style.css\">"));
+    assert!(process.contains("href=\"../index.html\""));
+    assert!(files["LICENSE.md"].starts_with("MIT License\n"));
 }
 
 #[tokio::test]
@@ -359,6 +364,9 @@ async fn a_revision_keeps_the_title_and_files_and_shows_the_change() {
     assert!(index.contains("we now bake rye loaves"));
     assert!(files.contains_key("about.html"), "round 1's page is kept");
     assert_eq!(files["extra/notes.txt"], "kept");
+    assert!(
+        files["README.md"].contains("| `extra/notes.txt` | Kept as it was in the previous version")
+    );
 
     let mut with_change = request(BAKERY, &[], vec![]);
     with_change.round = 2;

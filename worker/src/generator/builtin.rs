@@ -83,7 +83,7 @@ impl BuiltinGenerator {
             .chain(request.change_request.as_deref())
             .chain(problems.iter().map(String::as_str));
         let mentions = scan::scan(texts);
-        let site = Site::plan(request, self.year(), outline, mentions);
+        let mut site = Site::plan(request, self.year(), outline, mentions);
 
         let mut files = vec![
             file("index.html", page::index(&site)),
@@ -112,6 +112,7 @@ impl BuiltinGenerator {
             if !regenerated && !site.is_attachment(&old.path) && SitePath::parse(&old.path).is_ok()
             {
                 files.push(old.clone());
+                site.kept.push(old.path.clone());
             }
         }
         let mut paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
@@ -167,6 +168,8 @@ pub(crate) struct Site<'a> {
     scripts: Vec<String>,
     /// Other named files, linked from the home page.
     resources: Vec<String>,
+    /// Files of the previous version carried over as they were.
+    kept: Vec<String>,
 }
 
 impl<'a> Site<'a> {
@@ -187,6 +190,7 @@ impl<'a> Site<'a> {
             styles: vec!["style.css".to_owned()],
             scripts: Vec::new(),
             resources: Vec::new(),
+            kept: Vec::new(),
         };
         for path in site.mentions.files.clone() {
             if FIXED.contains(&path.as_str()) || site.is_attachment(&path) {

@@ -145,6 +145,7 @@ fn describe(site: &Site<'_>, path: &str) -> String {
         _ if site.pages.iter().any(|p| p == path) => "A further page, in the same layout, linked from the menu.".to_owned(),
         _ if site.styles.iter().any(|p| p == path) => "Extra styles (print), loaded after `style.css`.".to_owned(),
         _ if site.scripts.iter().any(|p| p == path) => "A small script loaded by every page.".to_owned(),
+        _ if site.kept.iter().any(|p| p == path) => "Kept as it was in the previous version of the site.".to_owned(),
         _ => "A data file the brief asks for, linked from the home page.".to_owned(),
     }
 }

@@ -16,6 +16,16 @@ pub const SCRIPT_JS: &str = include_str!("script.js");
 pub fn named(site: &Site<'_>, path: &str) -> Option<String> {
     let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
     let title = &site.outline.title;
+    let stem = path
+        .rsplit('/')
+        .next()
+        .unwrap_or(path)
+        .split('.')
+        .next()
+        .unwrap_or_default();
+    if stem.eq_ignore_ascii_case("license") {
+        return Some(super::docs::license(site.year, site.owner()));
+    }
     let text = match ext.as_str() {
         "css" => format!(
             "/* {path}: extra styles for {title}, loaded after style.css. */\n\n\
