@@ -31,7 +31,10 @@ pub struct LlmSettings {
     /// The API root including its version, as in OpenAI's SDKs
     /// (`https://api.openai.com/v1`); `/chat/completions` is appended.
     pub base_url: Url,
+    /// Sent as `Authorization: Bearer …`; never logged or quoted in errors.
     pub api_key: SecretString,
+    /// The model name as the provider spells it (`gpt-4o-mini`,
+    /// `google/gemini-2.0-flash`, `llama3.1`).
     pub model: String,
     /// For one whole call, connection to last byte.
     pub timeout: Duration,
@@ -77,6 +80,7 @@ pub struct LlmGenerator {
 }
 
 impl LlmGenerator {
+    /// Checks the settings and builds the HTTP client; makes no call.
     pub fn new(settings: LlmSettings) -> Result<Self, LlmSetupError> {
         if settings.model.trim().is_empty() {
             return Err(LlmSetupError::EmptyModel);

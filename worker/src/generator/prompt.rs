@@ -13,7 +13,9 @@ use super::{Attachment, GeneratedFile, SiteRequest};
 /// A system and a user message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prompt {
+    /// The rules and the answer's shape.
     pub system: String,
+    /// The request: brief, checks, attachments, current files, problems.
     pub user: String,
 }
 
