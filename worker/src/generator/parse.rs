@@ -40,7 +40,8 @@ const CONTENT_KEYS: &[&str] = &["content", "contents", "text", "body"];
 
 /// Reads the manifest's files, in the order the answer lists them.
 ///
-/// Duplicated or unsafe paths are passed through: the worker validates paths.
+/// Paths are trimmed and lose a leading `/`; duplicated or unsafe paths are
+/// passed through, for the worker's validation.
 pub fn parse_manifest(answer: &str) -> Result<Vec<GeneratedFile>, ManifestError> {
     let text = answer.trim_start_matches('\u{feff}').trim();
     if text.is_empty() {
@@ -148,7 +149,7 @@ fn read_files(files: &Value) -> Result<Vec<GeneratedFile>, ManifestError> {
             .enumerate()
             .map(|(index, (path, content))| {
                 Ok(GeneratedFile {
-                    path: path.clone(),
+                    path: tidy_path(path),
                     content: content_text(index, content)?,
                 })
             })
@@ -180,9 +181,16 @@ fn read_entry(index: usize, item: &Value) -> Result<GeneratedFile, ManifestError
         .find_map(|k| map.get(*k))
         .ok_or_else(|| bad("has no `content`"))?;
     Ok(GeneratedFile {
-        path: path.to_owned(),
+        path: tidy_path(path),
         content: content_text(index, content)?,
     })
+}
+
+/// Models often write site-root paths as `/index.html`; that means the same
+/// file as `index.html`, so the slash is dropped here rather than the file
+/// refused later. Everything else is left for the worker's path rules.
+fn tidy_path(path: &str) -> String {
+    path.trim().trim_start_matches('/').to_owned()
 }
 
 /// A file's text. Models sometimes give a JSON file's content as JSON

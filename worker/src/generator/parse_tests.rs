@@ -69,6 +69,16 @@ fn alias_keys_and_structured_json_content_are_accepted() {
 }
 
 #[test]
+fn root_relative_paths_lose_their_slash_and_others_pass_through() {
+    let answer =
+        r#"{"files":[{"path":" /index.html ","content":"a"},{"path":"../x.js","content":"b"}]}"#;
+    assert_eq!(
+        parse_manifest(answer),
+        Ok(vec![file("index.html", "a"), file("../x.js", "b")])
+    );
+}
+
+#[test]
 fn answers_without_a_manifest_say_what_is_missing() {
     assert_eq!(parse_manifest("  \n"), Err(ManifestError::Empty));
     assert_eq!(
