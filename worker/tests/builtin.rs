@@ -235,6 +235,12 @@ async fn a_sales_summary_renders_the_csv_and_computes_the_total() {
     assert_eq!(data["rows"][0]["product"], "Widget, large");
     assert_eq!(data["rows"][1]["sales"], 234.25);
     assert!(index.contains("href=\"data.json\""));
+    let readme = &files["README.md"];
+    assert!(readme.contains("The home page has these sections: Overview, At a glance, Files."));
+    assert!(readme.contains("| `data.json` | The first CSV attachment's rows as JSON"));
+    assert!(
+        readme.contains("| `data.csv` | Attachment, kept byte for byte and rendered as a table")
+    );
 }
 
 #[tokio::test]

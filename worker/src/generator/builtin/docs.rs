@@ -19,12 +19,18 @@ pub fn readme(site: &Site<'_>, paths: &[String]) -> String {
     if !outline.lead.is_empty() {
         let _ = writeln!(out, "{}\n", one_line(&outline.lead));
     }
-    if !outline.sections.is_empty() {
-        let names: Vec<String> = outline
-            .sections
-            .iter()
-            .map(|s| one_line(&s.heading))
-            .collect();
+    let mut names: Vec<String> = outline
+        .sections
+        .iter()
+        .map(|s| one_line(&s.heading))
+        .collect();
+    if !site.mentions.ids.is_empty() || !site.mentions.query_params.is_empty() {
+        names.push("At a glance".to_owned());
+    }
+    if !site.request.attachments.is_empty() || !site.resources.is_empty() {
+        names.push("Files".to_owned());
+    }
+    if !names.is_empty() {
         let _ = writeln!(
             out,
             "The home page has these sections: {}.\n",
@@ -146,7 +152,10 @@ fn describe(site: &Site<'_>, path: &str) -> String {
         _ if site.styles.iter().any(|p| p == path) => "Extra styles (print), loaded after `style.css`.".to_owned(),
         _ if site.scripts.iter().any(|p| p == path) => "A small script loaded by every page.".to_owned(),
         _ if site.kept.iter().any(|p| p == path) => "Kept as it was in the previous version of the site.".to_owned(),
-        _ => "A data file the brief asks for, linked from the home page.".to_owned(),
+        _ if path.ends_with(".json") && !site.tables.is_empty() => {
+            "The first CSV attachment's rows as JSON, linked from the home page.".to_owned()
+        }
+        _ => "A file the brief asks for, linked from the home page.".to_owned(),
     }
 }
 
