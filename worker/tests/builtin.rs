@@ -300,7 +300,7 @@ async fn a_markdown_converter_loads_marked_and_shows_the_input() {
 #[tokio::test]
 async fn a_hostile_brief_is_shown_as_text_never_as_markup() {
     let brief = "Make a page titled \"<img src=x onerror=alert(1)>\".\n\n<script>alert('pwned')</script>\n\n- </section><iframe src=evil>: & more\n\nUse `</title><script>x()</script>` somewhere.";
-    let checks = ["\"><script>alert(2)</script>", "#ok-id"];
+    let checks = ["\"><script>alert(2)</script>", "#ok-id", "#main-content"];
     let mut request = request(
         brief,
         &checks,
@@ -331,6 +331,14 @@ async fn a_hostile_brief_is_shown_as_text_never_as_markup() {
     assert!(index.contains("href=\"notes%20&amp;%20&#39;quotes&#39;.txt\""));
     assert!(index.contains("&lt;b&gt;Mallory&lt;/b&gt;"));
     assert!(index.contains("<output id=\"ok-id\">"));
+    let main_ids = ids(index)
+        .into_iter()
+        .filter(|id| id == "main-content")
+        .count();
+    assert_eq!(
+        main_ids, 1,
+        "a requested id the layout already has is not repeated"
+    );
     assert_eq!(
         index.matches("<script").count(),
         1,

@@ -11,6 +11,9 @@ use super::{
     outline::Section,
 };
 
+/// The id of every page's `<main>`, the skip link's target.
+const MAIN_ID: &str = "main-content";
+
 /// Element ids in use on a page, so ours never clash with requested ones.
 struct Ids {
     used: BTreeSet<String>,
@@ -44,6 +47,10 @@ pub fn index(site: &Site<'_>) -> String {
     let mut nav: Vec<(String, String)> = Vec::new();
     let mut main = String::new();
 
+    // The layout's <main> already carries this id; a request for it is met.
+    if let Some(id) = requested.iter().find(|id| *id == MAIN_ID) {
+        placed.insert(id);
+    }
     let heading_id = requested.iter().find(|id| elements::is_heading(id));
     if let Some(id) = heading_id {
         placed.insert(id);
@@ -283,7 +290,7 @@ fn layout(
 <title>{title}</title>
 {head}</head>
 <body>
-<a class=\"skip-link\" href=\"#main-content\">Skip to content</a>
+<a class=\"skip-link\" href=\"#{MAIN_ID}\">Skip to content</a>
 <header class=\"site-header\">
 <div class=\"container\">
 <a class=\"brand\" href=\"{home}\">{brand}</a>
@@ -293,7 +300,7 @@ fn layout(
 </nav>
 </div>
 </header>
-<main id=\"main-content\" class=\"container\">
+<main id=\"{MAIN_ID}\" class=\"container\">
 {main}</main>
 <footer class=\"site-footer\">
 <div class=\"container\">
