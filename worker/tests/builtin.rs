@@ -433,3 +433,29 @@ async fn an_empty_brief_still_gives_a_complete_site() {
     let files = by_path(&generator.generate(&no_owner).await.unwrap().files);
     assert!(files["LICENSE"].contains("Copyright (c) 2031 the site's owner"));
 }
+
+#[tokio::test]
+async fn large_attachments_keep_the_site_small() {
+    let mut csv = String::from("id,value\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("{i},{}\n", i % 7));
+    }
+    let markdown = "# Big\n".repeat(50_000);
+    let request = request(
+        "Show data.csv, total it in #total-value, render input.md in #markdown-output and save data.json.",
+        &[],
+        vec![
+            attachment("data.csv", "text/csv", csv.as_bytes()),
+            attachment("input.md", "text/markdown", markdown.as_bytes()),
+        ],
+    );
+    let files = generate(&request).await;
+    let index = &files["index.html"];
+    assert!(index.contains("Showing the first 200 of 20000 rows."));
+    assert!(index.len() < 400_000, "index.html is {} bytes", index.len());
+    let total: u64 = (0..20_000u64).map(|i| i % 7).sum();
+    assert!(index.contains(&format!("<output id=\"total-value\">{total}</output>")));
+    let data: serde_json::Value = serde_json::from_str(&files["data.json"]).unwrap();
+    assert_eq!(data["row_count"], 20_000);
+    assert_eq!(data["rows"].as_array().unwrap().len(), 5_000);
+}

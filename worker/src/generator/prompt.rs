@@ -22,6 +22,9 @@ pub struct Prompt {
 /// Text attachments up to this size are quoted whole; larger or binary ones
 /// are described by name, type and size only.
 pub const MAX_INLINE_ATTACHMENT: usize = 20 * 1024;
+/// The most attachment text quoted in all; later ones are described only,
+/// so fifty small files cannot crowd out the brief.
+pub const MAX_INLINE_ATTACHMENTS_TOTAL: usize = 80 * 1024;
 /// The most of one current file quoted in a revision or repair prompt.
 pub const MAX_INLINE_FILE: usize = 40 * 1024;
 /// The most of all current files quoted; the rest are listed by name.
@@ -149,8 +152,10 @@ fn attachments_section(out: &mut String, attachments: &[Attachment]) {
             a.data.len()
         );
     }
+    let mut budget = MAX_INLINE_ATTACHMENTS_TOTAL;
     for a in attachments {
-        if let Some(text) = inline_text(a) {
+        if let Some(text) = inline_text(a).filter(|t| t.len() <= budget) {
+            budget -= text.len();
             fenced(out, &format!("Content of attachment `{}`", a.name), text);
         }
     }

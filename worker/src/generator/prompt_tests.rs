@@ -71,6 +71,24 @@ fn binary_and_large_attachments_are_described_not_quoted() {
 }
 
 #[test]
+fn attachment_text_is_quoted_up_to_a_total_budget() {
+    let mut request = request();
+    let chunk = "x".repeat(MAX_INLINE_ATTACHMENT - 100);
+    let count = MAX_INLINE_ATTACHMENTS_TOTAL / chunk.len() + 2;
+    request.attachments = (0..count)
+        .map(|i| attachment(&format!("part{i}.txt"), "text/plain", chunk.as_bytes()))
+        .collect();
+    let prompt = generate(&request, 2031);
+    let quoted = prompt.user.matches("Content of attachment").count();
+    assert_eq!(quoted, MAX_INLINE_ATTACHMENTS_TOTAL / chunk.len());
+    assert!(
+        prompt
+            .user
+            .contains(&format!("`part{}.txt` (text/plain", count - 1))
+    );
+}
+
+#[test]
 fn the_system_message_states_the_rules_and_the_answer_shape() {
     let prompt = generate(&request(), 2031);
     for rule in [

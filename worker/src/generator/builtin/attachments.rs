@@ -227,10 +227,7 @@ fn text_block(attachment: &Attachment, json: bool) -> String {
         .flatten()
         .and_then(|v| serde_json::to_string_pretty(&v).ok());
     let text = pretty.as_deref().unwrap_or(text);
-    let mut end = text.len().min(MAX_TEXT);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = clip(text).len();
     let markdown = if attachment.name.extension().as_deref() == Some("md") {
         format!(
             " data-markdown-source=\"{}\"",
@@ -247,6 +244,16 @@ fn text_block(attachment: &Attachment, json: bool) -> String {
         out.push_str("<p class=\"meta\">The rest is in the file.</p>\n");
     }
     out
+}
+
+/// At most [`MAX_TEXT`] bytes of `text`, cut at a character boundary, so
+/// a large attachment cannot make the page huge.
+pub fn clip(text: &str) -> &str {
+    let mut end = text.len().min(MAX_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn size(bytes: usize) -> String {

@@ -4,7 +4,7 @@
 //! attachments provide it (a CSV column's total, a Markdown file's text).
 
 use super::{
-    attachments::{Kind, Table, column_total, kind},
+    attachments::{Kind, Table, clip, column_total, kind},
     html::{escape, href, humanize},
 };
 use crate::generator::Attachment;
@@ -101,7 +101,7 @@ pub fn element(id: &str, context: &Context<'_>) -> String {
         ),
         markdown,
     ) {
-        let text = std::str::from_utf8(&md.data).unwrap_or_default();
+        let text = clip(std::str::from_utf8(&md.data).unwrap_or_default());
         format!(
             "<div id=\"{attr}\" class=\"rendered\" data-markdown-target=\"{}\"><pre class=\"source\"><code>{}</code></pre></div>",
             escape(md.name.as_str()),

@@ -11,6 +11,9 @@ pub const STYLE_CSS: &str = include_str!("style.css");
 /// The progressive enhancements every site gets; the page works without it.
 pub const SCRIPT_JS: &str = include_str!("script.js");
 
+/// Rows of a CSV copied into a JSON file; the CSV itself has them all.
+const MAX_JSON_ROWS: usize = 5_000;
+
 /// Content for a named file that is not a page. `None` for a type this
 /// generator does not write.
 pub fn named(site: &Site<'_>, path: &str) -> Option<String> {
@@ -74,6 +77,7 @@ fn json_file(site: &Site<'_>, ext: &str) -> String {
         let rows: Vec<Value> = table
             .rows
             .iter()
+            .take(MAX_JSON_ROWS)
             .map(|row| {
                 let object: Map<String, Value> = table
                     .headers
@@ -84,7 +88,13 @@ fn json_file(site: &Site<'_>, ext: &str) -> String {
                 Value::Object(object)
             })
             .collect();
-        json!({ "title": title, "source": source, "columns": table.headers, "rows": rows })
+        json!({
+            "title": title,
+            "source": source,
+            "columns": table.headers,
+            "row_count": table.rows.len(),
+            "rows": rows,
+        })
     } else {
         let sections: Vec<Value> = site
             .outline
