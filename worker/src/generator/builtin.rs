@@ -11,6 +11,7 @@ mod docs;
 mod elements;
 mod files;
 mod html;
+mod layout;
 mod outline;
 mod page;
 mod scan;

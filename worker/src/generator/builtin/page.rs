@@ -8,11 +8,9 @@ use super::{
     Site, attachments,
     elements::{self, Context},
     html::{escape, href, humanize, rich, slug},
+    layout::{self, MAIN_ID},
     outline::Section,
 };
-
-/// The id of every page's `<main>`, the skip link's target.
-const MAIN_ID: &str = "main-content";
 
 /// Element ids in use on a page, so ours never clash with requested ones.
 struct Ids {
@@ -128,7 +126,7 @@ pub fn index(site: &Site<'_>) -> String {
     for page in &site.pages {
         nav.push((href("", page), humanize(page)));
     }
-    layout(site, "", &site.outline.title, &nav, &main)
+    layout::layout(site, "", &site.outline.title, &nav, &main)
 }
 
 /// Another page the brief names, such as `about.html`: the section it
@@ -168,7 +166,7 @@ pub fn subpage(site: &Site<'_>, path: &str) -> String {
         .chain(site.pages.iter().map(|p| (p.clone(), humanize(p))))
         .map(|(target, label)| (href(&prefix, &target), label))
         .collect();
-    layout(
+    layout::layout(
         site,
         &prefix,
         &format!("{name} · {}", site.outline.title),
@@ -234,88 +232,4 @@ fn files_html(site: &Site<'_>, table_id: Option<&str>) -> String {
         out.push_str("</ul>\n");
     }
     out
-}
-
-fn layout(
-    site: &Site<'_>,
-    prefix: &str,
-    title: &str,
-    nav: &[(String, String)],
-    main: &str,
-) -> String {
-    let mut head = String::new();
-    for library in &site.mentions.libraries {
-        if let Some(css) = library.stylesheet {
-            let _ = writeln!(
-                head,
-                "<link rel=\"stylesheet\" href=\"{css}\" crossorigin=\"anonymous\">"
-            );
-        }
-    }
-    for style in &site.styles {
-        let _ = writeln!(
-            head,
-            "<link rel=\"stylesheet\" href=\"{}\">",
-            href(prefix, style)
-        );
-    }
-    for library in &site.mentions.libraries {
-        if let Some(js) = library.script {
-            let _ = writeln!(
-                head,
-                "<script src=\"{js}\" defer crossorigin=\"anonymous\"></script>"
-            );
-        }
-    }
-    for script in &site.scripts {
-        let _ = writeln!(
-            head,
-            "<script src=\"{}\" defer></script>",
-            href(prefix, script)
-        );
-    }
-    let mut links = String::new();
-    for (target, label) in nav.iter().take(8) {
-        let _ = writeln!(links, "<li><a href=\"{target}\">{}</a></li>", escape(label));
-    }
-    let owner = escape(site.owner());
-    format!(
-        "<!doctype html>
-<html lang=\"en\">
-<head>
-<meta charset=\"utf-8\">
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">
-<meta name=\"color-scheme\" content=\"light dark\">
-<meta name=\"description\" content=\"{description}\">
-<title>{title}</title>
-{head}</head>
-<body>
-<a class=\"skip-link\" href=\"#{MAIN_ID}\">Skip to content</a>
-<header class=\"site-header\">
-<div class=\"container\">
-<a class=\"brand\" href=\"{home}\">{brand}</a>
-<nav aria-label=\"Main\">
-<ul>
-{links}</ul>
-</nav>
-</div>
-</header>
-<main id=\"{MAIN_ID}\" class=\"container\">
-{main}</main>
-<footer class=\"site-footer\">
-<div class=\"container\">
-<p>© <span data-year>{year}</span> {owner}. Released under the <a href=\"{license}\">MIT License</a>. <a href=\"{readme}\">About this site</a>.</p>
-</div>
-</footer>
-</body>
-</html>
-",
-        description = escape(&super::html::shorten(&site.outline.lead, 160)),
-        title = escape(title),
-        home = href(prefix, "index.html"),
-        brand = escape(&site.outline.title),
-        year = site.year,
-        license = href(prefix, "LICENSE"),
-        readme = href(prefix, "README.md"),
-    )
 }
