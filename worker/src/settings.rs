@@ -115,12 +115,15 @@ impl Settings {
         let llm_key = env.optional_secret("LLM_API_KEY");
         let llm_base_url = env.parse_or(
             "LLM_BASE_URL",
-            Url::parse("https://api.openai.com/v1").expect("valid default"),
+            Url::parse(LlmSettings::DEFAULT_BASE_URL).expect("valid default"),
         );
         let llm_model = env
             .optional("LLM_MODEL")
-            .unwrap_or_else(|| "gpt-4o-mini".to_owned());
-        let llm_timeout = Duration::from_secs(env.parse_or("LLM_TIMEOUT_SECS", 120u64).max(1));
+            .unwrap_or_else(|| LlmSettings::DEFAULT_MODEL.to_owned());
+        let llm_timeout = Duration::from_secs(
+            env.parse_or("LLM_TIMEOUT_SECS", LlmSettings::DEFAULT_TIMEOUT.as_secs())
+                .max(1),
+        );
         let llm = llm_key.map(|api_key| LlmSettings {
             base_url: llm_base_url,
             api_key,

@@ -24,9 +24,11 @@ impl Worker {
     /// Connects to PostgreSQL (migrating it) and builds the environment.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = db::connect_and_migrate(&settings.common).await?;
-        let fallback: Arc<dyn Generator> = Arc::new(BuiltinGenerator);
+        let fallback: Arc<dyn Generator> = Arc::new(BuiltinGenerator::new());
         let generator: Arc<dyn Generator> = match &settings.llm {
-            Some(llm) => Arc::new(LlmGenerator::new(llm.clone())),
+            Some(llm) => Arc::new(
+                LlmGenerator::new(llm.clone()).map_err(|e| anyhow::anyhow!("LLM settings: {e}"))?,
+            ),
             None => fallback.clone(),
         };
         let publisher: Arc<dyn Publisher> = match &settings.publisher {

@@ -10,6 +10,8 @@
 
 pub mod builtin;
 pub mod llm;
+pub mod parse;
+pub mod prompt;
 
 use std::sync::Arc;
 

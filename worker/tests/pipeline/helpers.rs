@@ -140,6 +140,23 @@ pub struct TestWorker {
 
 /// A worker whose LLM and built-in generator follow the given scripts.
 pub async fn spawn(llm: Vec<Step>, builtin: Vec<Step>, extra: &[(&str, &str)]) -> TestWorker {
+    let w = spawn_real(extra).await;
+    let llm = Scripted::new("llm:test-model", llm);
+    let builtin = Scripted::new("builtin", builtin);
+    let mut env = Arc::try_unwrap(w.env).ok().expect("sole owner");
+    env.generator = llm.clone();
+    env.fallback = builtin.clone();
+    TestWorker {
+        env: Arc::new(env),
+        llm,
+        builtin,
+        ..w
+    }
+}
+
+/// A worker with its real generators (the LLM client pointed wherever
+/// `extra` says, e.g. a wiremock server via LLM_BASE_URL).
+pub async fn spawn_real(extra: &[(&str, &str)]) -> TestWorker {
     testkit::init_tracing();
     let db = TestDb::new().await;
     let broker = TestBroker::new().await;
@@ -159,18 +176,13 @@ pub async fn spawn(llm: Vec<Step>, builtin: Vec<Step>, extra: &[(&str, &str)]) -
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings = Settings::read(Env::from_vars(vars)).expect("test settings");
     let worker = Worker::build(settings).await.expect("worker builds");
-    let llm = Scripted::new("llm:test-model", llm);
-    let builtin = Scripted::new("builtin", builtin);
-    let mut env = Arc::try_unwrap(worker.env).ok().expect("sole owner");
-    env.generator = llm.clone();
-    env.fallback = builtin.clone();
     TestWorker {
-        env: Arc::new(env),
+        env: worker.env,
         db,
         broker,
         telegram,
-        llm,
-        builtin,
+        llm: Scripted::new("unused", Vec::new()),
+        builtin: Scripted::new("unused", Vec::new()),
         data_dir,
     }
 }

@@ -5,4 +5,5 @@ mod consumer;
 mod generation;
 mod helpers;
 mod interactive;
+mod llm;
 mod publishing;

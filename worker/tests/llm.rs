@@ -1,0 +1,405 @@
+//! The real LLM client against a local fake chat-completions server.
+
+use std::{sync::Arc, time::Duration};
+
+use pagesmith::domain::SitePath;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use wiremock::{
+    Match, Mock, MockServer, Request, ResponseTemplate,
+    matchers::{body_partial_json, header, method, path},
+};
+use worker::generator::{
+    Attachment, GenerateError, GeneratedFile, Generator, SiteRequest,
+    llm::{LlmGenerator, LlmSettings},
+};
+
+const KEY: &str = "sk-test-0123456789";
+const MANIFEST: &str =
+    r#"{"files":[{"path":"index.html","content":"<!doctype html><title>Sales</title>"}]}"#;
+
+fn settings(server: &MockServer, timeout: Duration) -> LlmSettings {
+    LlmSettings {
+        base_url: format!("{}/v1", server.uri()).parse().unwrap(),
+        api_key: SecretString::from(KEY),
+        model: "test-model".to_owned(),
+        timeout,
+    }
+}
+
+fn generator(server: &MockServer) -> LlmGenerator {
+    LlmGenerator::new(settings(server, Duration::from_secs(10))).unwrap()
+}
+
+fn request() -> SiteRequest {
+    SiteRequest {
+        brief: "Publish a page that sums the sales in data.csv.".to_owned(),
+        checks: vec![
+            "js: document.querySelector(\"#total-sales\").textContent == \"60\"".to_owned(),
+            "Repo has MIT license".to_owned(),
+        ],
+        attachments: vec![Attachment {
+            name: SitePath::parse("data.csv").unwrap(),
+            media_type: "text/csv".to_owned(),
+            data: Arc::new(b"product,sales\nwidget,10\ngadget,50\n".to_vec()),
+        }],
+        round: 1,
+        owner: "octo".to_owned(),
+        ..SiteRequest::default()
+    }
+}
+
+fn completion(content: &str, finish_reason: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content},
+            "finish_reason": finish_reason
+        }],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 20}
+    }))
+}
+
+fn chat() -> wiremock::MockBuilder {
+    Mock::given(method("POST")).and(path("/v1/chat/completions"))
+}
+
+async fn answering(response: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    chat().respond_with(response).expect(1).mount(&server).await;
+    server
+}
+
+fn bodies(requests: &[Request]) -> Vec<Value> {
+    requests
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+/// Matches a request body without the named top-level field.
+struct Without(&'static str);
+
+impl Match for Without {
+    fn matches(&self, request: &Request) -> bool {
+        serde_json::from_slice::<Value>(&request.body).is_ok_and(|body| body.get(self.0).is_none())
+    }
+}
+
+#[tokio::test]
+async fn a_generation_sends_the_model_the_rules_and_the_whole_request() {
+    let server = MockServer::start().await;
+    chat()
+        .and(header("authorization", format!("Bearer {KEY}").as_str()))
+        .and(body_partial_json(json!({
+            "model": "test-model",
+            "response_format": {"type": "json_object"}
+        })))
+        .respond_with(completion(MANIFEST, "stop"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let generator = generator(&server);
+
+    let generated = generator.generate(&request()).await.unwrap();
+
+    assert_eq!(generated.generator, "llm:test-model");
+    assert_eq!(generated.files.len(), 1);
+    assert_eq!(generated.files[0].path, "index.html");
+    assert_eq!(generated.raw_output.as_deref(), Some(MANIFEST));
+    let body = &bodies(&server.received_requests().await.unwrap())[0];
+    assert!(body["temperature"].as_f64().unwrap() <= 0.5);
+    assert_eq!(body["messages"][0]["role"], "system");
+    assert_eq!(body["messages"][1]["role"], "user");
+    let user = body["messages"][1]["content"].as_str().unwrap();
+    assert!(user.contains("Publish a page that sums the sales in data.csv."));
+    for check in &request().checks {
+        assert!(user.contains(check.as_str()), "check missing: {check}");
+    }
+    assert!(user.contains("product,sales\nwidget,10\ngadget,50"));
+}
+
+#[tokio::test]
+async fn a_base_url_with_a_trailing_slash_reaches_the_same_endpoint() {
+    let server = answering(completion(MANIFEST, "stop")).await;
+    let mut settings = settings(&server, Duration::from_secs(10));
+    settings.base_url = format!("{}/v1/", server.uri()).parse().unwrap();
+    let generator = LlmGenerator::new(settings).unwrap();
+    assert!(generator.generate(&request()).await.is_ok());
+}
+
+#[tokio::test]
+async fn fenced_and_prose_wrapped_answers_are_parsed() {
+    for answer in [
+        format!("```json\n{MANIFEST}\n```"),
+        format!("Here is the site you asked for:\n\n{MANIFEST}\n\nEnjoy!"),
+        format!(r#"{{"manifest": {MANIFEST}}}"#),
+    ] {
+        let server = answering(completion(&answer, "stop")).await;
+        let generated = generator(&server).generate(&request()).await.unwrap();
+        assert_eq!(generated.files[0].path, "index.html", "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_garbage_answer_is_retryable() {
+    let server = answering(completion("I'd be happy to help! What colours?", "stop")).await;
+    let error = generator(&server).generate(&request()).await.unwrap_err();
+    assert!(
+        matches!(&error, GenerateError::Retryable(r) if r.contains("not a usable manifest")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_cut_off_at_the_token_limit_is_retryable() {
+    let server = answering(completion(&MANIFEST[..40], "length")).await;
+    let error = generator(&server).generate(&request()).await.unwrap_err();
+    assert!(
+        matches!(&error, GenerateError::Retryable(r) if r.contains("finish_reason: length")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_and_rate_limits_are_retryable_with_retry_after() {
+    let server = answering(ResponseTemplate::new(503).set_body_string("upstream down")).await;
+    let error = generator(&server).generate(&request()).await.unwrap_err();
+    assert!(
+        matches!(&error, GenerateError::Retryable(r) if r.contains("503")),
+        "{error:?}"
+    );
+
+    let server = answering(
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "20")
+            .set_body_json(json!({"error": {"message": "Rate limit reached"}})),
+    )
+    .await;
+    let error = generator(&server).generate(&request()).await.unwrap_err();
+    assert_eq!(
+        error,
+        GenerateError::Retryable(
+            "the LLM answered 429 Too Many Requests: Rate limit reached (Retry-After: 20)"
+                .to_owned()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_bad_key_is_permanent_and_the_reason_never_contains_the_key() {
+    let server = answering(ResponseTemplate::new(401).set_body_json(json!({
+        "error": {"message": format!("Incorrect API key provided: {KEY}."), "code": "invalid_api_key"}
+    })))
+    .await;
+    let error = generator(&server).generate(&request()).await.unwrap_err();
+    let GenerateError::Permanent(reason) = error else {
+        panic!("expected a permanent error, got {error:?}");
+    };
+    assert!(reason.contains("401"), "{reason}");
+    assert!(reason.contains("Incorrect API key provided"), "{reason}");
+    assert!(!reason.contains(KEY), "{reason}");
+}
+
+#[tokio::test]
+async fn an_unknown_model_is_permanent_with_the_providers_message() {
+    let server = answering(ResponseTemplate::new(404).set_body_json(json!({
+        "error": {"message": "The model `test-model` does not exist"}
+    })))
+    .await;
+    let error = generator(&server).generate(&request()).await.unwrap_err();
+    assert!(
+        matches!(&error, GenerateError::Permanent(r) if r.contains("does not exist")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_slower_than_the_timeout_is_retryable() {
+    let server = answering(completion(MANIFEST, "stop").set_delay(Duration::from_secs(5))).await;
+    let generator = LlmGenerator::new(settings(&server, Duration::from_millis(300))).unwrap();
+    let error = generator.generate(&request()).await.unwrap_err();
+    assert!(
+        matches!(&error, GenerateError::Retryable(r) if r.contains("did not answer within")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_retryable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let generator = LlmGenerator::new(LlmSettings {
+        base_url: format!("http://127.0.0.1:{port}/v1").parse().unwrap(),
+        api_key: SecretString::from(KEY),
+        model: "m".to_owned(),
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap();
+    let error = generator.generate(&request()).await.unwrap_err();
+    assert!(matches!(error, GenerateError::Retryable(_)), "{error:?}");
+}
+
+/// A server refuses `parameter` once with `message`: the client asks again
+/// without it, and later calls leave it out from the start.
+async fn assert_dropped_and_remembered(parameter: &'static str, sent: Value, message: &str) {
+    let server = MockServer::start().await;
+    chat()
+        .and(body_partial_json(sent))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(json!({"error": {"message": message}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    chat()
+        .and(Without(parameter))
+        .respond_with(completion(MANIFEST, "stop"))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let generator = generator(&server);
+
+    assert!(generator.generate(&request()).await.is_ok());
+    assert!(generator.generate(&request()).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_server_that_rejects_response_format_is_asked_again_without_it_and_remembered() {
+    assert_dropped_and_remembered(
+        "response_format",
+        json!({"response_format": {"type": "json_object"}}),
+        "response_format is not supported by this model",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_reasoning_model_that_rejects_temperature_is_asked_again_without_it() {
+    assert_dropped_and_remembered(
+        "temperature",
+        json!({"temperature": 0.2, "response_format": {"type": "json_object"}}),
+        "Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1) value is supported.",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn another_bad_request_is_permanent_and_not_retried() {
+    let server = answering(ResponseTemplate::new(400).set_body_json(json!({
+        "error": {"message": "'messages' must contain the word 'json'"}
+    })))
+    .await;
+    let error = generator(&server).generate(&request()).await.unwrap_err();
+    assert!(
+        matches!(&error, GenerateError::Permanent(r) if r.contains("must contain the word")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_revision_prompt_includes_the_previous_files_and_the_change() {
+    let server = answering(completion(MANIFEST, "stop")).await;
+    let mut request = request();
+    request.round = 2;
+    request.previous_files = vec![GeneratedFile {
+        path: "index.html".to_owned(),
+        content: "<h1 id=\"old-title\">Old sales page</h1>".to_owned(),
+    }];
+    request.change_request = Some("Add a bar chart under #total-sales.".to_owned());
+
+    generator(&server).generate(&request).await.unwrap();
+
+    let body = &bodies(&server.received_requests().await.unwrap())[0];
+    let user = body["messages"][1]["content"].as_str().unwrap();
+    assert!(user.contains("<h1 id=\"old-title\">Old sales page</h1>"));
+    assert!(user.contains("Add a bar chart under #total-sales."));
+}
+
+#[tokio::test]
+async fn a_repair_sends_the_current_files_and_the_numbered_problems() {
+    let server = answering(completion(MANIFEST, "stop")).await;
+    let current = vec![GeneratedFile {
+        path: "index.html".to_owned(),
+        content: "<p>draft</p>".to_owned(),
+    }];
+    let problems = vec!["README.md has no `## Usage` section".to_owned()];
+
+    let repaired = generator(&server)
+        .repair(&request(), &current, &problems)
+        .await
+        .unwrap();
+
+    assert_eq!(repaired.files[0].path, "index.html");
+    let body = &bodies(&server.received_requests().await.unwrap())[0];
+    let user = body["messages"][1]["content"].as_str().unwrap();
+    assert!(user.contains("<p>draft</p>"));
+    assert!(user.contains("1. README.md has no `## Usage` section"));
+}
+
+/// Collects what the logs say, for assertions.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_logs_name_status_and_sizes_but_never_the_key_prompt_or_answer() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = MockServer::start().await;
+    chat()
+        .and(body_partial_json(
+            json!({"response_format": {"type": "json_object"}}),
+        ))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": {"message": "response_format is not supported"}
+        })))
+        .mount(&server)
+        .await;
+    chat()
+        .and(Without("response_format"))
+        .respond_with(completion(MANIFEST, "stop"))
+        .mount(&server)
+        .await;
+
+    generator(&server).generate(&request()).await.unwrap();
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("LLM call finished"), "{text}");
+    assert!(
+        text.contains("status=200") && text.contains("response_bytes="),
+        "{text}"
+    );
+    assert!(text.contains("test-model"), "{text}");
+    for secret in [
+        KEY,
+        "sums the sales",
+        "widget,10",
+        "<title>Sales</title>",
+        "total-sales",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "the logs contain {secret:?}: {text}"
+        );
+    }
+}

@@ -1,0 +1,149 @@
+//! The pipeline with the real OpenAI-compatible client against a fake LLM.
+
+use std::time::Duration;
+
+use serde_json::json;
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{method, path},
+};
+use worker::{error::JobError, process::process};
+
+use crate::helpers::{TestWorker, good_site, spawn_real};
+
+/// A chat-completions answer whose message content is `content`.
+fn completion(content: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": "c1", "object": "chat.completion", "model": "test-model",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}]
+    }))
+}
+
+fn manifest(files: &[(&str, String)]) -> String {
+    let files: Vec<_> = files
+        .iter()
+        .map(|(p, c)| json!({"path": p, "content": c}))
+        .collect();
+    json!({ "files": files }).to_string()
+}
+
+async fn worker_with_llm(llm: &MockServer) -> TestWorker {
+    let base = format!("{}/v1", llm.uri());
+    spawn_real(&[
+        ("LLM_BASE_URL", base.as_str()),
+        ("LLM_MODEL", "test-model"),
+        ("LLM_TIMEOUT_SECS", "2"),
+    ])
+    .await
+}
+
+async fn generator_of(w: &TestWorker, job: uuid::Uuid) -> String {
+    w.version_of(job).await.generator
+}
+
+#[tokio::test]
+async fn a_503_from_the_llm_is_retried_and_the_second_answer_is_used() {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .mount(&llm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(completion(&format!(
+            "Here you go:\n```json\n{}\n```",
+            manifest(&good_site("From the LLM"))
+        )))
+        .with_priority(2)
+        .expect(1)
+        .mount(&llm)
+        .await;
+    let w = worker_with_llm(&llm).await;
+    let job = w.prompt("A site", None).await;
+
+    let first = process(&w.env, job).await.unwrap_err();
+    assert!(
+        matches!(first, JobError::Retryable { .. }) && first.to_string().contains("503"),
+        "{first}"
+    );
+    process(&w.env, job).await.unwrap();
+    assert_eq!(generator_of(&w, job).await, "llm:test-model");
+    let version = w.version_of(job).await;
+    let index = w
+        .env
+        .bundles
+        .read(
+            &version.bundle,
+            &pagesmith::domain::SitePath::parse("index.html").unwrap(),
+        )
+        .unwrap();
+    assert!(String::from_utf8(index).unwrap().contains("From the LLM"));
+}
+
+#[tokio::test]
+async fn garbage_twice_falls_back_to_the_builtin_generator() {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(completion("I'm sorry, I can't help with websites today."))
+        .expect(2)
+        .mount(&llm)
+        .await;
+    let w = worker_with_llm(&llm).await;
+    let job = w.prompt("A bakery site", None).await;
+    let first = process(&w.env, job).await.unwrap_err();
+    assert!(matches!(first, JobError::Retryable { .. }), "{first:?}");
+    process(&w.env, job).await.unwrap();
+    assert_eq!(generator_of(&w, job).await, "builtin");
+    assert!(
+        w.version_of(job).await.checks.iter().all(|c| c.passed),
+        "the built-in site passes its checks"
+    );
+}
+
+#[tokio::test]
+async fn traversal_paths_from_a_real_llm_answer_are_refused() {
+    let llm = MockServer::start().await;
+    let evil = manifest(&[
+        ("../../etc/passwd", "root::0:0".into()),
+        ("index.html", "<html></html>".into()),
+    ]);
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(completion(&evil))
+        .expect(2)
+        .mount(&llm)
+        .await;
+    let w = worker_with_llm(&llm).await;
+    let job = w.prompt("A site", None).await;
+    let err = process(&w.env, job).await.unwrap_err();
+    assert!(err.to_string().contains("../../etc/passwd"), "{err}");
+    process(&w.env, job).await.unwrap();
+    assert_eq!(generator_of(&w, job).await, "builtin");
+}
+
+#[tokio::test]
+async fn an_llm_that_times_out_is_a_retryable_failure() {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            completion(&manifest(&good_site("Too late"))).set_delay(Duration::from_secs(5)),
+        )
+        .mount(&llm)
+        .await;
+    let w = worker_with_llm(&llm).await;
+    let job = w.prompt("A site", None).await;
+    let started = std::time::Instant::now();
+    let err = process(&w.env, job).await.unwrap_err();
+    assert!(matches!(err, JobError::Retryable { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "cut at LLM_TIMEOUT_SECS"
+    );
+    assert_eq!(w.state(job).await, "generating");
+}
