@@ -13,7 +13,10 @@ use bytes::Bytes;
 use pagesmith::bundle::{BundleStore, View};
 use tokio::io::AsyncReadExt;
 
-use crate::versions::{FileMeta, Site};
+use crate::{
+    encoding::{self, Coding},
+    versions::{FileMeta, Site},
+};
 
 /// Files larger than this are streamed from disk every time.
 const MAX_CACHED_FILE: u64 = 1024 * 1024;
@@ -48,6 +51,19 @@ struct Cache {
     bytes: u64,
     /// Keyed by the ETag, which names the exact bytes.
     files: HashMap<Box<[u8]>, Bytes>,
+    /// Their compressed forms; `None` where compressing did not help.
+    encoded: HashMap<(Box<[u8]>, Coding), Option<Bytes>>,
+}
+
+impl Cache {
+    /// Counts `len` against `capacity` if there is room.
+    fn reserve(&mut self, len: usize, capacity: u64) -> bool {
+        let fits = self.bytes + len as u64 <= capacity;
+        if fits {
+            self.bytes += len as u64;
+        }
+        fits
+    }
 }
 
 impl Files {
@@ -83,11 +99,36 @@ impl Files {
         let mut cache = self.cache.write().expect("lock");
         // First come, first kept: the cache only fills, which suits a small
         // set of immutable files; past capacity, files are read from disk.
-        if cache.bytes + bytes.len() as u64 <= self.capacity && !cache.files.contains_key(key) {
-            cache.bytes += bytes.len() as u64;
+        if !cache.files.contains_key(key) && cache.reserve(bytes.len(), self.capacity) {
             cache.files.insert(key.into(), bytes.clone());
         }
         Ok(Content::Bytes(bytes))
+    }
+
+    /// `bytes`, the content of `file` in `view`, in `coding`: compressed on
+    /// the first request and remembered. `None` when compressing does not
+    /// make it smaller.
+    pub async fn encoded(
+        &self,
+        file: &FileMeta,
+        view: View,
+        coding: Coding,
+        bytes: Bytes,
+    ) -> Option<Bytes> {
+        let key = (Box::<[u8]>::from(file.etag(view).as_bytes()), coding);
+        if let Some(encoded) = self.cache.read().expect("lock").encoded.get(&key) {
+            return encoded.clone();
+        }
+        let encoded = tokio::task::spawn_blocking(move || encoding::smaller(coding, &bytes))
+            .await
+            .ok()
+            .flatten();
+        let mut cache = self.cache.write().expect("lock");
+        let len = encoded.as_ref().map_or(0, Bytes::len);
+        if !cache.encoded.contains_key(&key) && cache.reserve(len, self.capacity) {
+            cache.encoded.insert(key, encoded.clone());
+        }
+        encoded
     }
 }
 

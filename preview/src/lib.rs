@@ -3,8 +3,10 @@
 //! isolated by a sandboxing CSP) and safe (`/s/{token}/…`, the sanitized,
 //! script-free tree the worker wrote) — plus `/health` and `/metrics`.
 
+pub mod encoding;
 pub mod files;
 pub mod headers;
+pub mod request_metrics;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -11,21 +11,20 @@ use axum::{
     middleware::{self, Next},
     response::Response,
     routing::get,
+    serve::ListenerExt,
 };
 use pagesmith::db;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_http::{
-    compression::{
-        CompressionLayer, Predicate,
-        predicate::{NotForContentType, SizeAbove},
-    },
-    trace::TraceLayer,
+use tower_http::compression::{
+    CompressionLayer, Predicate,
+    predicate::{NotForContentType, SizeAbove},
 };
 
 use crate::{
     files::Files,
     headers::Policies,
+    request_metrics::{RequestMetrics, View},
     routes,
     settings::Settings,
     state::{App, AppState},
@@ -55,6 +54,7 @@ impl Application {
             files: Files::new(settings.data_dir.clone(), settings.file_cache_bytes),
             policies: Policies::new(&settings),
             metrics: pagesmith::telemetry::metrics_recorder(),
+            requests: RequestMetrics::new(),
             pool,
             settings,
         });
@@ -82,7 +82,14 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "preview listening");
-        axum::serve(self.listener, self.router)
+        // Like nginx, send each response's last segment at once rather than
+        // wait for the client's ACK (Nagle), which costs tail latency.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::warn!(%error, "could not set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("HTTP server failed")
@@ -91,7 +98,10 @@ impl Application {
 
 /// The routes and the layers around them.
 pub fn router(state: AppState) -> Router {
-    // Small bodies gain nothing; images and woff fonts are compressed already.
+    // Small files are compressed once and served from memory (see
+    // `encoding`); this layer compresses the rest (large files, the
+    // server's own pages) as they go out. Small bodies gain nothing; images
+    // and woff fonts are compressed already.
     let compressible = SizeAbove::new(1024)
         .and(NotForContentType::IMAGES)
         .and(NotForContentType::const_new("font/woff"))
@@ -99,11 +109,7 @@ pub fn router(state: AppState) -> Router {
         .and(NotForContentType::GRPC);
     let layers = ServiceBuilder::new()
         .layer(middleware::from_fn_with_state(state.clone(), finish))
-        .layer(CompressionLayer::new().compress_when(compressible))
-        // Spans carry the view, never the path: it holds the token.
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            tracing::debug_span!("request", method = %request.method(), view = view_of(request.uri().path()))
-        }));
+        .layer(CompressionLayer::new().compress_when(compressible));
     Router::new()
         .route("/p/{*rest}", get(routes::site::live))
         .route("/s/{*rest}", get(routes::site::safe))
@@ -118,16 +124,16 @@ pub fn router(state: AppState) -> Router {
 /// an honest ETag, and the request metrics.
 async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
-    let view = view_of(request.uri().path());
+    let view = View::of(request.uri().path());
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     state.policies.apply_common(headers);
     weaken_etag_if_encoded(headers);
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("preview_http_requests_total", "view" => view, "status" => status)
-        .increment(1);
-    metrics::histogram!("preview_http_request_duration_seconds", "view" => view)
-        .record(started.elapsed().as_secs_f64());
+    state.requests.record(
+        view,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 
@@ -145,16 +151,5 @@ fn weaken_etag_if_encoded(headers: &mut HeaderMap) {
         .and_then(|etag| HeaderValue::from_str(&format!("W/{etag}")).ok());
     if let Some(weak) = weak {
         headers.insert(header::ETAG, weak);
-    }
-}
-
-/// The metrics label of a request path.
-fn view_of(path: &str) -> &'static str {
-    match path {
-        p if p.starts_with("/p/") => "live",
-        p if p.starts_with("/s/") => "safe",
-        "/health" => "health",
-        "/metrics" => "metrics",
-        _ => "other",
     }
 }

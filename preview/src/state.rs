@@ -5,7 +5,10 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
-use crate::{files::Files, headers::Policies, settings::Settings, versions::VersionCache};
+use crate::{
+    files::Files, headers::Policies, request_metrics::RequestMetrics, settings::Settings,
+    versions::VersionCache,
+};
 
 /// The server's shared state.
 pub struct App {
@@ -15,6 +18,7 @@ pub struct App {
     pub files: Files,
     pub policies: Policies,
     pub metrics: PrometheusHandle,
+    pub requests: RequestMetrics,
 }
 
 /// Cheap to clone: handlers get it by value.

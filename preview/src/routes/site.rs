@@ -12,16 +12,21 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
+use bytes::Bytes;
 use chrono::Utc;
-use pagesmith::{bundle::View, domain::SitePath};
+use pagesmith::{
+    bundle::View,
+    domain::{SitePath, file_type},
+};
 use percent_encoding::percent_decode_str;
 use tokio_util::io::ReaderStream;
 
 use crate::{
+    encoding,
     files::{Content, FileError},
     routes::pages,
     state::AppState,
-    versions::is_token_shaped,
+    versions::{FileMeta, is_token_shaped},
 };
 
 /// Revalidate every time: the bytes never change, but a rejection must
@@ -76,7 +81,7 @@ async fn serve(state: &AppState, view: View, uri: &Uri, headers: &HeaderMap) -> 
     let mut response = match headers.get(header::IF_NONE_MATCH) {
         Some(wanted) if etag_matches(wanted, etag) => StatusCode::NOT_MODIFIED.into_response(),
         _ => match state.files.read(&site, view, file).await {
-            Ok(Content::Bytes(bytes)) => Response::new(Body::from(bytes)),
+            Ok(Content::Bytes(bytes)) => encoded_response(state, view, file, headers, bytes).await,
             Ok(Content::File(handle, len)) => {
                 let mut response = Response::new(Body::from_stream(ReaderStream::new(handle)));
                 response
@@ -118,6 +123,42 @@ async fn serve(state: &AppState, view: View, uri: &Uri, headers: &HeaderMap) -> 
             );
         }
     }
+    response
+}
+
+/// A small file's response, in the best coding the client accepts. Large
+/// (streamed) files are left to the compression layer.
+async fn encoded_response(
+    state: &AppState,
+    view: View,
+    file: &FileMeta,
+    headers: &HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    if bytes.len() < encoding::MIN_SIZE || !file_type::is_text(&file.path) {
+        return Response::new(Body::from(bytes));
+    }
+    let encoded = match encoding::preferred(headers) {
+        Some(coding) => state
+            .files
+            .encoded(file, view, coding, bytes.clone())
+            .await
+            .map(|encoded| (coding, encoded)),
+        None => None,
+    };
+    let mut response = match encoded {
+        Some((coding, encoded)) => {
+            let mut response = Response::new(Body::from(encoded));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_ENCODING, coding.header_value());
+            response
+        }
+        None => Response::new(Body::from(bytes)),
+    };
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }
 
