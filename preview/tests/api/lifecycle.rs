@@ -138,3 +138,24 @@ async fn metrics_count_requests_by_view_and_status() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_version_seen_recently_is_still_served_while_postgres_is_away() {
+    let app = spawn_preview_with(Options {
+        proxy_database: true,
+        ..Default::default()
+    })
+    .await;
+    let version = app.create_version(&sample_site()).await;
+    assert_eq!(app.get(&version.live("")).await.status(), 200);
+
+    app.db_proxy.as_ref().unwrap().cut();
+    // The token cache time (0 ms here) has passed, the lookup fails, and
+    // the version remembered from a moment ago stands in.
+    let response = app.get(&version.live("data.csv")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "name,qty\napples,3\npears,5\n"
+    );
+}
