@@ -70,3 +70,21 @@ ensure_services() {
     ensure_postgres
     ensure_rabbitmq
 }
+
+# Headless Chromium and its WebDriver, for the preview's browser tests.
+# Debian's packages only; skipped when both are already installed.
+ensure_chromium() {
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+        return 0
+    fi
+    if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        log "chromium and chromedriver are missing and I can't apt-get them here;"
+        log "the preview's browser tests will be skipped (install: apt-get install chromium chromium-driver)"
+        return 0
+    fi
+    log "installing chromium and chromium-driver (Debian packages)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium chromium-driver >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; } ||
+        log "could not install chromium; the preview's browser tests will be skipped"
+}

@@ -11,4 +11,5 @@ pub mod domain;
 pub mod queue;
 pub mod sanitize;
 pub mod secret;
+pub mod shutdown;
 pub mod telemetry;

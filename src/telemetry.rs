@@ -54,3 +54,17 @@ pub fn init_with_filter(format: LogFormat, filter: &str) {
     // Err only means a subscriber is already installed.
     let _ = result;
 }
+
+/// The process-wide Prometheus recorder behind `GET /metrics`. Installed
+/// once, however many apps a (test) process builds.
+pub fn metrics_recorder() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .expect("no other metrics recorder is installed")
+        })
+        .clone()
+}

@@ -1,2 +1,17 @@
-//! `preview`: serves generated sites from their own origin. (Built out by
-//! the preview issue.)
+//! `preview`: serves generated sites from their own origin, in two views of
+//! every version — live (`/p/{token}/…`, as generated, JavaScript included,
+//! isolated by a sandboxing CSP) and safe (`/s/{token}/…`, the sanitized,
+//! script-free tree the worker wrote) — plus `/health` and `/metrics`.
+
+pub mod encoding;
+pub mod files;
+pub mod headers;
+pub mod request_metrics;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod versions;
+
+pub use settings::Settings;
+pub use startup::Application;

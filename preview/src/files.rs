@@ -1,0 +1,154 @@
+//! Reading a version's files: from memory when seen before (bundles are
+//! immutable, so a file's bytes never change under its ETag), else from
+//! disk after checking that the path really is inside the bundle.
+
+use std::{
+    collections::HashMap,
+    io,
+    path::{Path, PathBuf},
+    sync::RwLock,
+};
+
+use bytes::Bytes;
+use pagesmith::bundle::{BundleStore, View};
+use tokio::io::AsyncReadExt;
+
+use crate::{
+    encoding::{self, Coding},
+    versions::{FileMeta, Site},
+};
+
+/// Files larger than this are streamed from disk every time.
+const MAX_CACHED_FILE: u64 = 1024 * 1024;
+
+/// A file's content, ready to send.
+pub enum Content {
+    /// Small files, from memory.
+    Bytes(Bytes),
+    /// Large files, streamed; the length is known.
+    File(tokio::fs::File, u64),
+}
+
+/// Why a file listed in a version could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// Missing on disk, not a regular file, or resolving outside the bundle.
+    #[error("the file is not in the bundle on disk")]
+    Missing,
+    #[error("could not read the file: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The bundles on disk and a memory cache of their small files.
+pub struct Files {
+    store: BundleStore,
+    capacity: u64,
+    cache: RwLock<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    bytes: u64,
+    /// Keyed by the ETag, which names the exact bytes.
+    files: HashMap<Box<[u8]>, Bytes>,
+    /// Their compressed forms; `None` where compressing did not help.
+    encoded: HashMap<(Box<[u8]>, Coding), Option<Bytes>>,
+}
+
+impl Cache {
+    /// Counts `len` against `capacity` if there is room.
+    fn reserve(&mut self, len: usize, capacity: u64) -> bool {
+        let fits = self.bytes + len as u64 <= capacity;
+        if fits {
+            self.bytes += len as u64;
+        }
+        fits
+    }
+}
+
+impl Files {
+    pub fn new(data_dir: PathBuf, capacity: u64) -> Self {
+        Self {
+            store: BundleStore::new(data_dir),
+            capacity,
+            cache: RwLock::default(),
+        }
+    }
+
+    /// The content of `file` in `view` of `site`.
+    pub async fn read(
+        &self,
+        site: &Site,
+        view: View,
+        file: &FileMeta,
+    ) -> Result<Content, FileError> {
+        let key = file.etag(view).as_bytes();
+        if let Some(bytes) = self.cache.read().expect("lock").files.get(key) {
+            return Ok(Content::Bytes(bytes.clone()));
+        }
+        let root = self.store.view_dir(&site.bundle, view);
+        let path = root.join(file.path.as_str());
+        let mut handle = open_inside(&root, &path).await?;
+        let len = handle.metadata().await?.len();
+        if len > MAX_CACHED_FILE {
+            return Ok(Content::File(handle, len));
+        }
+        let mut buf = Vec::with_capacity(len as usize);
+        handle.read_to_end(&mut buf).await?;
+        let bytes = Bytes::from(buf);
+        let mut cache = self.cache.write().expect("lock");
+        // First come, first kept: the cache only fills, which suits a small
+        // set of immutable files; past capacity, files are read from disk.
+        if !cache.files.contains_key(key) && cache.reserve(bytes.len(), self.capacity) {
+            cache.files.insert(key.into(), bytes.clone());
+        }
+        Ok(Content::Bytes(bytes))
+    }
+
+    /// `bytes`, the content of `file` in `view`, in `coding`: compressed on
+    /// the first request and remembered. `None` when compressing does not
+    /// make it smaller.
+    pub async fn encoded(
+        &self,
+        file: &FileMeta,
+        view: View,
+        coding: Coding,
+        bytes: Bytes,
+    ) -> Option<Bytes> {
+        let key = (Box::<[u8]>::from(file.etag(view).as_bytes()), coding);
+        if let Some(encoded) = self.cache.read().expect("lock").encoded.get(&key) {
+            return encoded.clone();
+        }
+        let encoded = tokio::task::spawn_blocking(move || encoding::smaller(coding, &bytes))
+            .await
+            .ok()
+            .flatten();
+        let mut cache = self.cache.write().expect("lock");
+        let len = encoded.as_ref().map_or(0, Bytes::len);
+        if !cache.encoded.contains_key(&key) && cache.reserve(len, self.capacity) {
+            cache.encoded.insert(key, encoded.clone());
+        }
+        encoded
+    }
+}
+
+/// Opens `path` if, with every symlink resolved, it is a regular file under
+/// `root`. The version's file list already limits paths to those it names;
+/// this is the second line, against a bundle tampered with on disk.
+async fn open_inside(root: &Path, path: &Path) -> Result<tokio::fs::File, FileError> {
+    let missing = |e: io::Error| match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => FileError::Missing,
+        _ => FileError::Io(e),
+    };
+    let root = tokio::fs::canonicalize(root).await.map_err(missing)?;
+    let real = tokio::fs::canonicalize(path).await.map_err(missing)?;
+    if !real.starts_with(&root) {
+        tracing::error!("a bundle file resolves outside its bundle; refusing it");
+        return Err(FileError::Missing);
+    }
+    let handle = tokio::fs::File::open(&real).await.map_err(missing)?;
+    if !handle.metadata().await?.is_file() {
+        return Err(FileError::Missing);
+    }
+    Ok(handle)
+}

@@ -1,0 +1,81 @@
+//! Request counts by view and status, and latency by view, with the metric
+//! handles looked up once: on the hot path a request costs two atomic
+//! updates, not a registry lookup and a formatted status label.
+
+use metrics::{Counter, Histogram};
+
+/// The `view` label of each request path.
+const VIEWS: [&str; 5] = ["live", "safe", "health", "metrics", "other"];
+
+/// Statuses this server answers with; anything else is counted by lookup.
+const STATUSES: [u16; 8] = [200, 304, 308, 404, 405, 410, 500, 503];
+
+/// The handles, one per view (and status).
+pub struct RequestMetrics {
+    counters: Vec<Counter>,
+    latency: Vec<Histogram>,
+}
+
+impl RequestMetrics {
+    pub fn new() -> Self {
+        let mut counters = Vec::new();
+        for view in VIEWS {
+            for status in STATUSES {
+                counters.push(counter(view, status));
+            }
+        }
+        let latency = VIEWS
+            .iter()
+            .map(|view| metrics::histogram!("preview_http_request_duration_seconds", "view" => *view))
+            .collect();
+        Self { counters, latency }
+    }
+
+    /// Records one request.
+    pub fn record(&self, view: View, status: u16, seconds: f64) {
+        let v = view as usize;
+        match STATUSES.iter().position(|s| *s == status) {
+            Some(s) => self.counters[v * STATUSES.len() + s].increment(1),
+            None => counter(VIEWS[v], status).increment(1),
+        }
+        self.latency[v].record(seconds);
+    }
+}
+
+impl Default for RequestMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn counter(view: &'static str, status: u16) -> Counter {
+    metrics::counter!("preview_http_requests_total", "view" => view, "status" => status.to_string())
+}
+
+/// What a request asked for, as the metrics label it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Live = 0,
+    Safe = 1,
+    Health = 2,
+    Metrics = 3,
+    Other = 4,
+}
+
+impl View {
+    /// The view of a request path.
+    pub fn of(path: &str) -> Self {
+        match path {
+            p if p.starts_with("/p/") => Self::Live,
+            p if p.starts_with("/s/") => Self::Safe,
+            "/health" => Self::Health,
+            "/metrics" => Self::Metrics,
+            _ => Self::Other,
+        }
+    }
+
+    /// The label.
+    pub fn label(self) -> &'static str {
+        VIEWS[self as usize]
+    }
+}

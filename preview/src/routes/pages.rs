@@ -1,0 +1,76 @@
+//! The server's own pages: not found, gone, unavailable. Plain HTML with an
+//! inline style, served under the strictest CSP (see `headers`).
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+/// A whole page, built at compile time.
+macro_rules! page {
+    ($title:literal, $text:literal) => {
+        concat!(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
+            "<title>",
+            $title,
+            "</title>\n",
+            "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;",
+            "margin:4rem auto;padding:0 1rem;color:#222}h1{font-size:1.5rem}</style>\n",
+            "</head>\n<body>\n<h1>",
+            $title,
+            "</h1>\n<p>",
+            $text,
+            "</p>\n</body>\n</html>\n"
+        )
+    };
+}
+
+const NOT_FOUND: &str = page!(
+    "Not found",
+    "There is no preview at this address. Check that the link is complete; preview links are long and easy to cut short."
+);
+
+const GONE: &str = page!(
+    "This preview has ended",
+    "The version was rejected or its preview link expired. Ask the bot for a fresh link to the current version."
+);
+
+const UNAVAILABLE: &str = page!(
+    "Preview temporarily unavailable",
+    "The preview server cannot reach its database right now. Please try again in a few seconds."
+);
+
+/// 404: unknown token, unknown file, or a path that is not a site path.
+pub fn not_found() -> Response {
+    page(StatusCode::NOT_FOUND, NOT_FOUND)
+}
+
+/// 410: the version was rejected or has expired.
+pub fn gone() -> Response {
+    page(StatusCode::GONE, GONE)
+}
+
+/// 503: the database (or the disk) did not answer; worth a retry.
+pub fn unavailable() -> Response {
+    let mut response = page(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
+}
+
+fn page(status: StatusCode, body: &'static str) -> Response {
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,155 @@
+//! Building and running the preview server, the same way in `main` and in
+//! tests.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{
+    Router,
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, header},
+    middleware::{self, Next},
+    response::Response,
+    routing::get,
+    serve::ListenerExt,
+};
+use pagesmith::db;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::compression::{
+    CompressionLayer, Predicate,
+    predicate::{NotForContentType, SizeAbove},
+};
+
+use crate::{
+    files::Files,
+    headers::Policies,
+    request_metrics::{RequestMetrics, View},
+    routes,
+    settings::Settings,
+    state::{App, AppState},
+    versions::VersionCache,
+};
+
+/// A bound, ready-to-serve preview server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Connects (lazily), applies migrations and binds `settings.addr`
+    /// (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = db::pool(&settings.database_url, settings.database_max_connections)
+            .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+        db::migrate(&pool, Duration::from_secs(30))
+            .await
+            .context("could not apply database migrations")?;
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("cannot listen on PREVIEW_ADDR {}", settings.addr))?;
+        let state: AppState = Arc::new(App {
+            versions: VersionCache::new(pool.clone(), settings.token_cache),
+            files: Files::new(settings.data_dir.clone(), settings.file_cache_bytes),
+            policies: Policies::new(&settings),
+            metrics: pagesmith::telemetry::metrics_recorder(),
+            requests: RequestMetrics::new(),
+            pool,
+            settings,
+        });
+        Ok(Self {
+            listener,
+            router: router(state),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(pagesmith::shutdown::signal()).await
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "preview listening");
+        // Like nginx, send each response's last segment at once rather than
+        // wait for the client's ACK (Nagle), which costs tail latency.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::warn!(%error, "could not set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("HTTP server failed")
+    }
+}
+
+/// The routes and the layers around them.
+pub fn router(state: AppState) -> Router {
+    // Small files are compressed once and served from memory (see
+    // `encoding`); this layer compresses the rest (large files, the
+    // server's own pages) as they go out. Small bodies gain nothing; images
+    // and woff fonts are compressed already.
+    let compressible = SizeAbove::new(1024)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::const_new("font/woff"))
+        .and(NotForContentType::SSE)
+        .and(NotForContentType::GRPC);
+    let layers = ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(state.clone(), finish))
+        .layer(CompressionLayer::new().compress_when(compressible));
+    Router::new()
+        .route("/p/{*rest}", get(routes::site::live))
+        .route("/s/{*rest}", get(routes::site::safe))
+        .route("/health", get(routes::health::health))
+        .route("/metrics", get(routes::metrics::metrics))
+        .fallback(|| async { routes::pages::not_found() })
+        .layer(layers)
+        .with_state(state)
+}
+
+/// Every response, whatever produced it: the common security headers,
+/// an honest ETag, and the request metrics.
+async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let view = View::of(request.uri().path());
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    state.policies.apply_common(headers);
+    weaken_etag_if_encoded(headers);
+    state.requests.record(
+        view,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// A compressed body is another representation than the file the strong
+/// ETag names; as nginx does, the ETag becomes weak (`W/"..."`), and
+/// `If-None-Match` still matches it.
+fn weaken_etag_if_encoded(headers: &mut HeaderMap) {
+    if !headers.contains_key(header::CONTENT_ENCODING) {
+        return;
+    }
+    let weak = headers
+        .get(header::ETAG)
+        .and_then(|etag| etag.to_str().ok())
+        .filter(|etag| !etag.starts_with("W/"))
+        .and_then(|etag| HeaderValue::from_str(&format!("W/{etag}")).ok());
+    if let Some(weak) = weak {
+        headers.insert(header::ETAG, weak);
+    }
+}

@@ -1,0 +1,198 @@
+//! How files are served: types, directory indexes and redirects, ETags and
+//! 304s, compression, and the sanitized tree behind the safe view.
+
+use crate::helpers::{BIG_TEXT, sample_site, spawn_preview};
+
+#[tokio::test]
+async fn files_are_served_with_their_media_types() {
+    let app = spawn_preview().await;
+    let version = app.create_version(&sample_site()).await;
+    for (path, media_type) in [
+        ("index.html", "text/html; charset=utf-8"),
+        ("app.js", "text/javascript; charset=utf-8"),
+        ("data.csv", "text/csv; charset=utf-8"),
+        ("style.css", "text/css; charset=utf-8"),
+    ] {
+        let response = app.get(&version.live(path)).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-type"], media_type, "{path}");
+        assert_eq!(
+            response.headers()["access-control-allow-origin"],
+            "*",
+            "{path}"
+        );
+    }
+    let csv = app
+        .get(&version.live("data.csv"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv, "name,qty\napples,3\npears,5\n");
+}
+
+#[tokio::test]
+async fn directories_serve_their_index_and_bare_paths_redirect_to_them() {
+    let app = spawn_preview().await;
+    let version = app.create_version(&sample_site()).await;
+
+    let root = app.get(&format!("/p/{}", version.token)).await;
+    assert_eq!(root.status(), 308);
+    assert_eq!(root.headers()["location"], format!("/p/{}/", version.token));
+    assert_eq!(root.headers()["x-content-type-options"], "nosniff");
+
+    let index = app.get(&version.live("")).await;
+    assert_eq!(index.status(), 200);
+    assert!(
+        index
+            .text()
+            .await
+            .unwrap()
+            .contains("<h1 id=\"title\">Sample</h1>")
+    );
+
+    let docs = app.get(&version.live("docs")).await;
+    assert_eq!(docs.status(), 308);
+    assert_eq!(docs.headers()["location"], version.live("docs/"));
+    let docs = app.get(&version.live("docs/")).await.text().await.unwrap();
+    assert!(docs.contains("docs home"), "{docs}");
+}
+
+#[tokio::test]
+async fn the_safe_view_serves_the_sanitized_tree() {
+    let app = spawn_preview().await;
+    let version = app.create_version(&sample_site()).await;
+    let safe = app.get(&version.safe("index.html")).await;
+    assert_eq!(safe.status(), 200);
+    assert_eq!(
+        safe.headers()["etag"],
+        format!(
+            "\"{}-safe-{}\"",
+            version.sha256("index.html"),
+            &version.bundle[..16]
+        )
+    );
+    let html = safe.text().await.unwrap();
+    assert!(
+        !html.contains("<script") && !html.contains("onerror"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<body class=\"home\">")
+            && html.contains("<link rel=\"stylesheet\" href=\"style.css\">"),
+        "{html}"
+    );
+    // Non-HTML files are the same bytes in both views.
+    let css = app.get(&version.safe("style.css")).await;
+    assert_eq!(
+        css.headers()["etag"],
+        format!("\"{}\"", version.sha256("style.css"))
+    );
+}
+
+#[tokio::test]
+async fn a_matching_etag_gets_304_with_the_same_policies() {
+    let app = spawn_preview().await;
+    let version = app.create_version(&sample_site()).await;
+    let first = app.get(&version.live("app.js")).await;
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(etag, format!("\"{}\"", version.sha256("app.js")));
+
+    let again = app
+        .get_with(&version.live("app.js"), &[("if-none-match", &etag)])
+        .await;
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], etag.as_str());
+    assert!(
+        again.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox ")
+    );
+    assert!(again.bytes().await.unwrap().is_empty());
+
+    let stale = app
+        .get_with(&version.live("app.js"), &[("if-none-match", "\"0000\"")])
+        .await;
+    assert_eq!(stale.status(), 200);
+}
+
+#[tokio::test]
+async fn responses_are_compressed_when_the_client_accepts_it() {
+    let app = spawn_preview().await;
+    let version = app.create_version(&sample_site()).await;
+    for (encoding, magic) in [("gzip", &[0x1f_u8, 0x8b][..]), ("br", &[][..])] {
+        let response = app
+            .get_with(&version.live("big.txt"), &[("accept-encoding", encoding)])
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-encoding"], encoding);
+        assert!(
+            response.headers()["vary"]
+                .to_str()
+                .unwrap()
+                .to_ascii_lowercase()
+                .contains("accept-encoding")
+        );
+        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        assert_eq!(
+            etag,
+            format!("W/\"{}\"", version.sha256("big.txt")),
+            "a compressed body's ETag is weak"
+        );
+        let body = response.bytes().await.unwrap();
+        assert!(
+            body.len() < BIG_TEXT.len() / 4,
+            "{encoding}: {} bytes",
+            body.len()
+        );
+        assert!(body.starts_with(magic));
+        // The weak tag still revalidates.
+        let again = app
+            .get_with(
+                &version.live("big.txt"),
+                &[("accept-encoding", encoding), ("if-none-match", &etag)],
+            )
+            .await;
+        assert_eq!(again.status(), 304);
+    }
+    let plain = app.get(&version.live("big.txt")).await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.text().await.unwrap(), BIG_TEXT);
+}
+
+#[tokio::test]
+async fn large_files_are_streamed_whole() {
+    let app = spawn_preview().await;
+    let big: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let version = app.create_version(&[("blob.wasm", &big)]).await;
+    let response = app.get(&version.live("blob.wasm")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-length"],
+        big.len().to_string().as_str()
+    );
+    assert_eq!(response.bytes().await.unwrap(), big);
+}
+
+#[tokio::test]
+async fn no_response_sets_a_cookie() {
+    let app = spawn_preview().await;
+    let version = app.create_version(&sample_site()).await;
+    for path in [
+        version.live(""),
+        version.safe(""),
+        version.live("nope"),
+        "/health".into(),
+        "/metrics".into(),
+        "/".into(),
+    ] {
+        let response = app.get(&path).await;
+        assert!(response.headers().get("set-cookie").is_none(), "{path}");
+        assert_eq!(
+            response.headers()["referrer-policy"],
+            "no-referrer",
+            "{path}"
+        );
+    }
+}
