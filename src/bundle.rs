@@ -3,19 +3,26 @@
 //!
 //! ```text
 //! DATA_DIR/
-//!   blobs/ab/abcdef…        every distinct file once, named by its SHA-256
 //!   bundles/<id>/
-//!     live/<path>           the site as generated (hard links into blobs/)
-//!     safe/<path>           the same, with HTML sanitized (no scripts)
-//!     manifest.json         [{path, sha256, size, media_type}]
-//!   tmp/                    staging: a bundle appears by one atomic rename
+//!     content.bin      every distinct file content once, back to back, and
+//!                      the sanitized form of each HTML file
+//!     manifest.json    per path: its hash, size, type, and where its live
+//!                      and safe bytes are in content.bin
+//!   tmp/               staging: a bundle appears by one atomic rename
 //! ```
 //!
 //! A bundle's id is the SHA-256 of its sorted (path, file hash) list, so the
-//! same files always give the same directory and writing it twice is a no-op.
+//! same files always give the same directory and writing it twice is a
+//! no-op. Two files a bundle holds, whatever the site's size: writing one
+//! costs a handful of filesystem operations instead of several per file,
+//! which on a busy disk is most of a version's cost. Paths never become
+//! file names, so no site path can reach outside its bundle.
 
 use std::{
-    fs, io,
+    collections::HashMap,
+    fs,
+    io::{self, Write},
+    os::unix::fs::FileExt,
     path::{Path, PathBuf},
 };
 
@@ -34,7 +41,7 @@ pub struct BundleFile {
     pub bytes: Vec<u8>,
 }
 
-/// A file as recorded in a bundle's manifest and a version row.
+/// A file as recorded in a version row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     pub path: String,
@@ -42,6 +49,23 @@ pub struct FileEntry {
     pub sha256: String,
     pub size: u64,
     pub media_type: String,
+}
+
+/// Where some bytes are in `content.bin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// A file as the on-disk manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackedFile {
+    #[serde(flatten)]
+    pub entry: FileEntry,
+    pub live: Span,
+    /// The sanitized bytes of an HTML file; other files serve `live`.
+    pub safe: Option<Span>,
 }
 
 /// What [`BundleStore::write`] produced.
@@ -52,13 +76,7 @@ pub struct WrittenBundle {
     pub files: Vec<FileEntry>,
 }
 
-/// The bundle directories under `DATA_DIR`.
-#[derive(Debug, Clone)]
-pub struct BundleStore {
-    root: PathBuf,
-}
-
-/// The two trees of a bundle.
+/// The two views of a bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
     /// As generated, scripts included.
@@ -66,6 +84,15 @@ pub enum View {
     /// HTML sanitized: no scripts, handlers, frames or refreshes.
     Safe,
 }
+
+/// The bundle directories under `DATA_DIR`.
+#[derive(Debug, Clone)]
+pub struct BundleStore {
+    root: PathBuf,
+}
+
+const CONTENT: &str = "content.bin";
+const MANIFEST: &str = "manifest.json";
 
 impl BundleStore {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
@@ -79,56 +106,57 @@ impl BundleStore {
         self.root.join("bundles").join(id)
     }
 
-    /// The root of one view of a bundle.
-    pub fn view_dir(&self, id: &str, view: View) -> PathBuf {
-        self.bundle_dir(id).join(match view {
-            View::Live => "live",
-            View::Safe => "safe",
-        })
+    /// Writes the files, sanitizing HTML for the safe view (blocking I/O:
+    /// call it from `spawn_blocking`). Idempotent.
+    pub fn write(&self, files: &[BundleFile]) -> io::Result<WrittenBundle> {
+        self.write_with(files, sanitize::safe_html)
     }
 
-    /// Writes the files (blocking I/O: call it from `spawn_blocking`).
-    /// Idempotent: existing blobs and bundles are reused.
-    pub fn write(&self, files: &[BundleFile]) -> io::Result<WrittenBundle> {
-        let mut entries: Vec<(FileEntry, &BundleFile)> = files
+    /// [`Self::write`] with another sanitizer (tests use one that sanitizes
+    /// nothing, to prove the safe view's CSP holds on its own).
+    pub fn write_with(
+        &self,
+        files: &[BundleFile],
+        safe_html: impl Fn(&str) -> String,
+    ) -> io::Result<WrittenBundle> {
+        let mut sorted: Vec<&BundleFile> = files.iter().collect();
+        sorted.sort_by(|a, b| a.path.cmp(&b.path));
+        let entries: Vec<FileEntry> = sorted
             .iter()
-            .map(|f| {
-                let entry = FileEntry {
-                    path: f.path.to_string(),
-                    sha256: hex::encode(Sha256::digest(&f.bytes)),
-                    size: f.bytes.len() as u64,
-                    media_type: file_type::media_type(&f.path)
-                        .unwrap_or("application/octet-stream")
-                        .to_owned(),
-                };
-                (entry, f)
+            .map(|f| FileEntry {
+                path: f.path.to_string(),
+                sha256: hex::encode(Sha256::digest(&f.bytes)),
+                size: f.bytes.len() as u64,
+                media_type: file_type::media_type(&f.path)
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
             })
             .collect();
-        entries.sort_by(|a, b| a.0.path.cmp(&b.0.path));
-        let id = bundle_id(entries.iter().map(|(e, _)| e));
+        let id = bundle_id(&entries);
         let written = WrittenBundle {
             id: id.clone(),
-            files: entries.iter().map(|(e, _)| e.clone()).collect(),
+            files: entries.clone(),
         };
-
         let target = self.bundle_dir(&id);
-        if target.join("manifest.json").exists() {
+        if target.join(MANIFEST).exists() {
             return Ok(written);
         }
 
-        let tmp_root = self.root.join("tmp");
-        fs::create_dir_all(&tmp_root)?;
         fs::create_dir_all(self.root.join("bundles"))?;
-        let staging = tmp_root.join(format!("bundle-{}", uuid::Uuid::new_v4().simple()));
-        let result = self.stage(&staging, &entries, &written);
-        if let Err(e) = result {
+        let staging = self
+            .root
+            .join("tmp")
+            .join(format!("bundle-{}", uuid::Uuid::new_v4().simple()));
+        fs::create_dir_all(&staging)?;
+        let staged = stage(&staging, &sorted, entries, safe_html);
+        if let Err(e) = staged {
             let _ = fs::remove_dir_all(&staging);
             return Err(e);
         }
         match fs::rename(&staging, &target) {
             Ok(()) => Ok(written),
             // Someone wrote the same bundle meanwhile: theirs is identical.
-            Err(_) if target.join("manifest.json").exists() => {
+            Err(_) if target.join(MANIFEST).exists() => {
                 let _ = fs::remove_dir_all(&staging);
                 Ok(written)
             }
@@ -139,58 +167,117 @@ impl BundleStore {
         }
     }
 
-    fn stage(
-        &self,
-        staging: &Path,
-        entries: &[(FileEntry, &BundleFile)],
-        written: &WrittenBundle,
-    ) -> io::Result<()> {
-        for (entry, file) in entries {
-            let blob = self.store_blob(&entry.sha256, &file.bytes)?;
-            let live = staging.join("live").join(file.path.as_str());
-            link_or_copy(&blob, &live)?;
-            let safe = staging.join("safe").join(file.path.as_str());
-            if file_type::is_html(&file.path) {
-                let html = String::from_utf8_lossy(&file.bytes);
-                write_new(&safe, sanitize::safe_html(&html).as_bytes())?;
-            } else {
-                link_or_copy(&blob, &safe)?;
-            }
-        }
-        let manifest = serde_json::to_vec_pretty(&written.files).map_err(io::Error::other)?;
-        write_new(&staging.join("manifest.json"), &manifest)
+    /// Opens a bundle: reads its manifest.
+    pub fn open(&self, id: &str) -> io::Result<Bundle> {
+        let dir = self.bundle_dir(id);
+        let manifest: Vec<PackedFile> =
+            serde_json::from_slice(&fs::read(dir.join(MANIFEST))?).map_err(io::Error::other)?;
+        Ok(Bundle {
+            files: manifest
+                .into_iter()
+                .map(|f| (f.entry.path.clone(), f))
+                .collect(),
+            dir,
+        })
     }
 
-    /// Stores `bytes` once under their hash; returns the blob's path.
-    fn store_blob(&self, sha256: &str, bytes: &[u8]) -> io::Result<PathBuf> {
-        let path = self.root.join("blobs").join(&sha256[..2]).join(sha256);
-        if path.exists() {
-            return Ok(path);
-        }
-        let tmp = self
-            .root
-            .join("tmp")
-            .join(format!("blob-{}", uuid::Uuid::new_v4().simple()));
-        write_new(&tmp, bytes)?;
-        fs::create_dir_all(path.parent().expect("blob has a parent"))?;
-        fs::rename(&tmp, &path)?;
-        Ok(path)
-    }
-
-    /// The manifest of a bundle.
-    pub fn manifest(&self, id: &str) -> io::Result<Vec<FileEntry>> {
-        let bytes = fs::read(self.bundle_dir(id).join("manifest.json"))?;
-        serde_json::from_slice(&bytes).map_err(io::Error::other)
-    }
-
-    /// A file of a bundle's live view.
+    /// One file of a bundle's live view.
     pub fn read(&self, id: &str, path: &SitePath) -> io::Result<Vec<u8>> {
-        fs::read(self.view_dir(id, View::Live).join(path.as_str()))
+        self.open(id)?.read(View::Live, path.as_str())
+    }
+}
+
+/// Writes `content.bin` (each distinct content once) and `manifest.json`.
+fn stage(
+    staging: &Path,
+    files: &[&BundleFile],
+    entries: Vec<FileEntry>,
+    safe_html: impl Fn(&str) -> String,
+) -> io::Result<()> {
+    let mut content = io::BufWriter::new(fs::File::create(staging.join(CONTENT))?);
+    let mut offset = 0u64;
+    let mut stored: HashMap<[u8; 32], Span> = HashMap::new();
+    let mut append = |bytes: &[u8]| -> io::Result<Span> {
+        let hash: [u8; 32] = Sha256::digest(bytes).into();
+        if let Some(span) = stored.get(&hash) {
+            return Ok(*span);
+        }
+        content.write_all(bytes)?;
+        let span = Span {
+            offset,
+            len: bytes.len() as u64,
+        };
+        offset += span.len;
+        stored.insert(hash, span);
+        Ok(span)
+    };
+    let mut manifest = Vec::with_capacity(files.len());
+    for (file, entry) in files.iter().zip(entries) {
+        let live = append(&file.bytes)?;
+        let safe = match file_type::is_html(&file.path) {
+            true => Some(append(
+                safe_html(&String::from_utf8_lossy(&file.bytes)).as_bytes(),
+            )?),
+            false => None,
+        };
+        manifest.push(PackedFile { entry, live, safe });
+    }
+    // The version row that names this bundle commits durably; so must the
+    // bytes, before the rename makes the bundle visible.
+    content
+        .into_inner()
+        .map_err(io::IntoInnerError::into_error)?
+        .sync_data()?;
+    let manifest = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
+    let mut file = fs::File::create(staging.join(MANIFEST))?;
+    file.write_all(&manifest)?;
+    file.sync_data()
+}
+
+/// An opened bundle.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    dir: PathBuf,
+    files: HashMap<String, PackedFile>,
+}
+
+impl Bundle {
+    /// The file at `path`, if the bundle has it.
+    pub fn file(&self, path: &str) -> Option<&PackedFile> {
+        self.files.get(path)
+    }
+
+    /// Where `path`'s bytes for `view` are in [`Self::content_path`].
+    pub fn span(&self, view: View, path: &str) -> Option<Span> {
+        let file = self.files.get(path)?;
+        Some(match view {
+            View::Live => file.live,
+            View::Safe => file.safe.unwrap_or(file.live),
+        })
+    }
+
+    /// The file every span points into.
+    pub fn content_path(&self) -> PathBuf {
+        self.dir.join(CONTENT)
+    }
+
+    /// Reads one file (blocking).
+    pub fn read(&self, view: View, path: &str) -> io::Result<Vec<u8>> {
+        let span = self.span(view, path).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no `{path}` in the bundle"),
+            )
+        })?;
+        let file = fs::File::open(self.content_path())?;
+        let mut bytes = vec![0; usize::try_from(span.len).map_err(io::Error::other)?];
+        file.read_exact_at(&mut bytes, span.offset)?;
+        Ok(bytes)
     }
 }
 
 /// The id of a bundle with these (sorted) entries.
-fn bundle_id<'a>(entries: impl Iterator<Item = &'a FileEntry>) -> String {
+fn bundle_id(entries: &[FileEntry]) -> String {
     let mut hasher = Sha256::new();
     for entry in entries {
         hasher.update(entry.path.as_bytes());
@@ -199,22 +286,6 @@ fn bundle_id<'a>(entries: impl Iterator<Item = &'a FileEntry>) -> String {
         hasher.update(b"\n");
     }
     hex::encode(hasher.finalize())
-}
-
-fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    fs::write(path, bytes)
-}
-
-/// Hard links save the space of identical files across versions; a copy is
-/// the fallback where links are not possible (another filesystem).
-fn link_or_copy(from: &Path, to: &Path) -> io::Result<()> {
-    if let Some(parent) = to.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    fs::hard_link(from, to).or_else(|_| fs::copy(from, to).map(|_| ()))
 }
 
 #[cfg(test)]
@@ -229,7 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn writes_both_views_and_a_manifest_once() {
+    fn writes_both_views_once_and_reads_them_back() {
         let dir = tempfile::tempdir().unwrap();
         let store = BundleStore::new(dir.path());
         let files = vec![
@@ -239,13 +310,18 @@ mod tests {
         let first = store.write(&files).unwrap();
         assert_eq!(first.files.len(), 2);
         assert_eq!(first.files[0].path, "css/site.css", "sorted by path");
-        let live =
-            fs::read_to_string(store.view_dir(&first.id, View::Live).join("index.html")).unwrap();
-        assert!(live.contains("<script>"));
-        let safe =
-            fs::read_to_string(store.view_dir(&first.id, View::Safe).join("index.html")).unwrap();
+
+        let bundle = store.open(&first.id).unwrap();
+        let live = bundle.read(View::Live, "index.html").unwrap();
+        assert!(String::from_utf8(live).unwrap().contains("<script>"));
+        let safe = String::from_utf8(bundle.read(View::Safe, "index.html").unwrap()).unwrap();
         assert!(!safe.contains("<script"), "{safe}");
-        assert_eq!(store.manifest(&first.id).unwrap(), first.files);
+        assert_eq!(
+            bundle.read(View::Safe, "css/site.css").unwrap(),
+            b"body{}",
+            "non-HTML is the same in both views"
+        );
+        assert!(bundle.read(View::Live, "missing.txt").is_err());
 
         // The same files in another order: the same bundle, nothing rewritten.
         let again = store.write(&[files[1].clone(), files[0].clone()]).unwrap();
@@ -253,16 +329,28 @@ mod tests {
     }
 
     #[test]
-    fn identical_files_are_stored_once() {
+    fn identical_contents_are_stored_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = BundleStore::new(dir.path());
-        let a = store
-            .write(&[file("a.txt", b"same"), file("b.txt", b"other")])
+        let written = store
+            .write(&[
+                file("a.txt", b"same"),
+                file("b.txt", b"same"),
+                file("c.txt", b"other"),
+            ])
             .unwrap();
-        let b = store.write(&[file("c.txt", b"same")]).unwrap();
-        assert_ne!(a.id, b.id);
-        let blobs = walk(&dir.path().join("blobs"));
-        assert_eq!(blobs, 2, "`same` is stored once");
+        let bundle = store.open(&written.id).unwrap();
+        assert_eq!(
+            bundle.span(View::Live, "a.txt"),
+            bundle.span(View::Live, "b.txt")
+        );
+        let size = fs::metadata(bundle.content_path()).unwrap().len();
+        assert_eq!(size, 9, "`same` once, `other` once");
+        let entries: Vec<_> = fs::read_dir(dir.path().join("bundles").join(&written.id))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(entries.len(), 2, "{entries:?}");
         assert!(
             fs::read_dir(dir.path().join("tmp"))
                 .unwrap()
@@ -272,17 +360,20 @@ mod tests {
         );
     }
 
-    fn walk(dir: &Path) -> usize {
-        fs::read_dir(dir)
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                if e.file_type().unwrap().is_dir() {
-                    walk(&e.path())
-                } else {
-                    1
-                }
+    #[test]
+    fn another_sanitizer_can_be_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BundleStore::new(dir.path());
+        let written = store
+            .write_with(&[file("index.html", b"<script>x</script>")], |html| {
+                html.to_owned()
             })
-            .sum()
+            .unwrap();
+        let safe = store
+            .open(&written.id)
+            .unwrap()
+            .read(View::Safe, "index.html")
+            .unwrap();
+        assert_eq!(safe, b"<script>x</script>");
     }
 }

@@ -1,17 +1,18 @@
 //! Reading a version's files: from memory when seen before (bundles are
-//! immutable, so a file's bytes never change under its ETag), else from
-//! disk after checking that the path really is inside the bundle.
+//! immutable, so a file's bytes never change under its ETag), else from the
+//! bundle's `content.bin` at the offset its manifest gives. Site paths never
+//! become file names, so no request can reach outside the bundle.
 
 use std::{
     collections::HashMap,
-    io,
+    io::{self, SeekFrom},
     path::{Path, PathBuf},
-    sync::RwLock,
+    sync::{Arc, RwLock},
 };
 
 use bytes::Bytes;
-use pagesmith::bundle::{BundleStore, View};
-use tokio::io::AsyncReadExt;
+use pagesmith::bundle::{Bundle, BundleStore, View};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::{
     encoding::{self, Coding},
@@ -26,13 +27,14 @@ pub enum Content {
     /// Small files, from memory.
     Bytes(Bytes),
     /// Large files, streamed; the length is known.
-    File(tokio::fs::File, u64),
+    File(tokio::io::Take<tokio::fs::File>, u64),
 }
 
 /// Why a file listed in a version could not be served.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    /// Missing on disk, not a regular file, or resolving outside the bundle.
+    /// Not in the bundle on disk, or its content file is not a regular file
+    /// inside the bundle.
     #[error("the file is not in the bundle on disk")]
     Missing,
     #[error("could not read the file: {0}")]
@@ -44,6 +46,8 @@ pub struct Files {
     store: BundleStore,
     capacity: u64,
     cache: RwLock<Cache>,
+    /// Opened bundles (their manifests), by id. Bundles never change.
+    bundles: RwLock<HashMap<String, Arc<Bundle>>>,
 }
 
 #[derive(Default)]
@@ -72,7 +76,27 @@ impl Files {
             store: BundleStore::new(data_dir),
             capacity,
             cache: RwLock::default(),
+            bundles: RwLock::default(),
         }
+    }
+
+    async fn bundle(&self, id: &str) -> Result<Arc<Bundle>, FileError> {
+        if let Some(bundle) = self.bundles.read().expect("lock").get(id) {
+            return Ok(bundle.clone());
+        }
+        let store = self.store.clone();
+        let owned = id.to_owned();
+        let bundle = tokio::task::spawn_blocking(move || store.open(&owned))
+            .await
+            .map_err(io::Error::other)?
+            .map_err(missing)?;
+        let bundle = Arc::new(bundle);
+        let mut bundles = self.bundles.write().expect("lock");
+        // Past this many, stop remembering: lookups still work, from disk.
+        if bundles.len() < 10_000 {
+            bundles.insert(id.to_owned(), bundle.clone());
+        }
+        Ok(bundle)
     }
 
     /// The content of `file` in `view` of `site`.
@@ -86,15 +110,19 @@ impl Files {
         if let Some(bytes) = self.cache.read().expect("lock").files.get(key) {
             return Ok(Content::Bytes(bytes.clone()));
         }
-        let root = self.store.view_dir(&site.bundle, view);
-        let path = root.join(file.path.as_str());
-        let mut handle = open_inside(&root, &path).await?;
-        let len = handle.metadata().await?.len();
+        let bundle = self.bundle(&site.bundle).await?;
+        let span = bundle
+            .span(view, file.path.as_str())
+            .ok_or(FileError::Missing)?;
+        let mut handle =
+            open_inside(&self.store.bundle_dir(&site.bundle), &bundle.content_path()).await?;
+        handle.seek(SeekFrom::Start(span.offset)).await?;
+        let len = span.len;
         if len > MAX_CACHED_FILE {
-            return Ok(Content::File(handle, len));
+            return Ok(Content::File(handle.take(len), len));
         }
-        let mut buf = Vec::with_capacity(len as usize);
-        handle.read_to_end(&mut buf).await?;
+        let mut buf = vec![0; len as usize];
+        handle.read_exact(&mut buf).await.map_err(missing)?;
         let bytes = Bytes::from(buf);
         let mut cache = self.cache.write().expect("lock");
         // First come, first kept: the cache only fills, which suits a small
@@ -133,13 +161,17 @@ impl Files {
 }
 
 /// Opens `path` if, with every symlink resolved, it is a regular file under
-/// `root`. The version's file list already limits paths to those it names;
-/// this is the second line, against a bundle tampered with on disk.
-async fn open_inside(root: &Path, path: &Path) -> Result<tokio::fs::File, FileError> {
-    let missing = |e: io::Error| match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => FileError::Missing,
+/// `root`: a second line, against a bundle tampered with on disk.
+fn missing(e: io::Error) -> FileError {
+    match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::UnexpectedEof => {
+            FileError::Missing
+        }
         _ => FileError::Io(e),
-    };
+    }
+}
+
+async fn open_inside(root: &Path, path: &Path) -> Result<tokio::fs::File, FileError> {
     let root = tokio::fs::canonicalize(root).await.map_err(missing)?;
     let real = tokio::fs::canonicalize(path).await.map_err(missing)?;
     if !real.starts_with(&root) {

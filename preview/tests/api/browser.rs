@@ -114,16 +114,11 @@ async fn a_safe_page_runs_neither_scripts_nor_handlers() {
 <script>document.getElementById('out').textContent = 'script ran';</script>
 </body></html>"#;
     let sanitized = app.create_version(&[("index.html", page)]).await;
-    // The same page with the safe tree overwritten by the raw HTML, as if
-    // the sanitizer had missed everything: the CSP alone must hold.
+    // The same page with the raw HTML as its safe view, as if the sanitizer
+    // had missed everything: the CSP alone must hold.
     let tampered = app
-        .create_version(&[("index.html", page), ("other.txt", b"x")])
+        .create_version_sanitized(&[("index.html", page), ("other.txt", b"x")], false)
         .await;
-    let safe_file = app
-        .store
-        .bundle_dir(&tampered.bundle)
-        .join("safe/index.html");
-    std::fs::write(&safe_file, page).unwrap();
 
     for version in [&sanitized, &tampered] {
         browser

@@ -158,6 +158,16 @@ impl TestPreview {
 
     /// Writes a bundle with `files` and records a version for it.
     pub async fn create_version(&self, files: &[(&str, &[u8])]) -> Version {
+        self.create_version_sanitized(files, true).await
+    }
+
+    /// Like [`Self::create_version`], but with `sanitize: false` the safe
+    /// view holds the raw HTML, as if the sanitizer had missed everything.
+    pub async fn create_version_sanitized(
+        &self,
+        files: &[(&str, &[u8])],
+        sanitize: bool,
+    ) -> Version {
         let bundle_files: Vec<BundleFile> = files
             .iter()
             .map(|(path, bytes)| BundleFile {
@@ -166,11 +176,15 @@ impl TestPreview {
             })
             .collect();
         let store = self.store.clone();
-        let written = tokio::task::spawn_blocking(move || store.write(&bundle_files))
-            .await
-            .expect("join")
-            .expect("bundle written");
-        // A canary beside live/ and safe/, reachable only by climbing out.
+        let written = tokio::task::spawn_blocking(move || match sanitize {
+            true => store.write(&bundle_files),
+            false => store.write_with(&bundle_files, str::to_owned),
+        })
+        .await
+        .expect("join")
+        .expect("bundle written");
+        // A canary inside the bundle's directory, reachable only by a path
+        // that becomes a file name.
         std::fs::write(
             self.store.bundle_dir(&written.id).join("canary.txt"),
             &self.canary,

@@ -1,6 +1,6 @@
 //! Every way out of a bundle ends in a 404 that leaks nothing: a canary
-//! file sits in DATA_DIR, in bundles/, and beside each bundle's live/ and
-//! safe/ trees, and its content must never come back.
+//! file sits in DATA_DIR, in bundles/, and inside each bundle's directory,
+//! and its content must never come back.
 
 use crate::helpers::{TestPreview, Version, sample_site, spawn_preview};
 
@@ -71,20 +71,36 @@ async fn assert_nothing_leaks(app: &TestPreview, target: &str) {
     );
 }
 
-/// A version whose live tree also holds a symlink out of the bundle that
-/// the version does not list, and a listed file replaced on disk by one.
+/// A version whose bundle directory also holds symlinks out of DATA_DIR
+/// under names a path might become (`escape.txt`, and `data.csv` itself).
 async fn tampered_version(app: &TestPreview) -> Version {
-    let mut files = sample_site();
-    files.push(("listed-link.txt", b"harmless"));
-    let version = app.create_version(&files).await;
+    let version = app.create_version(&sample_site()).await;
     let outside = app.data_dir.join("canary.txt");
-    for view in ["live", "safe"] {
-        let dir = app.store.bundle_dir(&version.bundle).join(view);
-        std::os::unix::fs::symlink(&outside, dir.join("escape.txt")).unwrap();
-        std::fs::remove_file(dir.join("listed-link.txt")).unwrap();
-        std::os::unix::fs::symlink(&outside, dir.join("listed-link.txt")).unwrap();
+    let dir = app.store.bundle_dir(&version.bundle);
+    for name in ["escape.txt", "data.csv", "live", "safe"] {
+        std::os::unix::fs::symlink(&outside, dir.join(name)).unwrap();
     }
     version
+}
+
+/// A version whose content file was swapped for a symlink out of the
+/// bundle: everything it lists is refused, nothing of the target is served.
+async fn version_with_swapped_content(app: &TestPreview) -> Version {
+    let version = app.create_version(&sample_site()).await;
+    let content = app.store.bundle_dir(&version.bundle).join("content.bin");
+    std::fs::remove_file(&content).unwrap();
+    std::os::unix::fs::symlink(app.data_dir.join("canary.txt"), &content).unwrap();
+    version
+}
+
+#[tokio::test]
+async fn a_swapped_content_file_is_never_followed() {
+    let app = spawn_preview().await;
+    let version = version_with_swapped_content(&app).await;
+    for path in ["", "index.html", "data.csv", "escape.txt"] {
+        assert_nothing_leaks(&app, &version.live(path)).await;
+        assert_nothing_leaks(&app, &version.safe(path)).await;
+    }
 }
 
 #[tokio::test]
@@ -92,7 +108,13 @@ async fn no_traversal_path_escapes_the_bundle() {
     assert!(CORPUS.len() >= 30);
     let app = spawn_preview().await;
     let version = tampered_version(&app).await;
-    for path in CORPUS {
+    for path in CORPUS.iter().chain(&[
+        "escape.txt",
+        "live/index.html",
+        "safe/index.html",
+        "content.bin",
+        "manifest.json",
+    ]) {
         assert_nothing_leaks(&app, &version.live(path)).await;
         assert_nothing_leaks(&app, &version.safe(path)).await;
     }

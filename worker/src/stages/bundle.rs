@@ -79,13 +79,14 @@ pub async fn read_files(env: &Environment, version: &Version) -> Result<Vec<Bund
     let store = env.bundles.clone();
     let version = version.clone();
     let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<BundleFile>> {
+        let bundle = store.open(&version.bundle)?;
         version
             .files
             .iter()
             .filter_map(|entry| pagesmith::domain::SitePath::parse(&entry.path).ok())
             .map(|path| {
                 Ok(BundleFile {
-                    bytes: store.read(&version.bundle, &path)?,
+                    bytes: bundle.read(pagesmith::bundle::View::Live, path.as_str())?,
                     path,
                 })
             })

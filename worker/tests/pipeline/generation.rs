@@ -37,13 +37,10 @@ async fn a_prompt_becomes_a_checked_version_with_its_bundle_and_live_progress() 
             "style.css"
         ]
     );
-    let live = w.env.bundles.view_dir(&version.bundle, View::Live);
-    assert!(
-        std::fs::read_to_string(live.join("index.html"))
-            .unwrap()
-            .contains("<h1>Bakery</h1>")
-    );
-    let license = std::fs::read_to_string(live.join("LICENSE")).unwrap();
+    let bundle = w.env.bundles.open(&version.bundle).unwrap();
+    let index = String::from_utf8(bundle.read(View::Live, "index.html").unwrap()).unwrap();
+    assert!(index.contains("<h1>Bakery</h1>"));
+    let license = String::from_utf8(bundle.read(View::Live, "LICENSE").unwrap()).unwrap();
     assert!(
         license.contains("Ada Lovelace"),
         "the LICENSE names the requester"
