@@ -25,6 +25,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `PREVIEW_ADDR` (default `127.0.0.1:8081`).
     pub addr: SocketAddr,
+    /// `PAGES_ADDR` (default `127.0.0.1:8082`): where the local publisher's
+    /// sites and repositories are served, on an origin of their own.
+    pub pages_addr: SocketAddr,
     /// `PREVIEW_TTL_DAYS` (default 30): how long preview links work. The
     /// worker stores the expiry on each version; this server honours it.
     pub ttl: Duration,
@@ -54,6 +57,7 @@ impl Settings {
         let data_dir = env.parse_or("DATA_DIR", PathBuf::from("./data"));
         let log_format = env.parse_or("LOG_FORMAT", LogFormat::Pretty);
         let addr = env.parse_or("PREVIEW_ADDR", SocketAddr::from(([127, 0, 0, 1], 8081)));
+        let pages_addr = env.parse_or("PAGES_ADDR", SocketAddr::from(([127, 0, 0, 1], 8082)));
         let ttl_days: u64 = env.parse_or("PREVIEW_TTL_DAYS", 30);
         if !(1..=365).contains(&ttl_days) {
             env.reject("PREVIEW_TTL_DAYS", "must be from 1 to 365");
@@ -69,6 +73,7 @@ impl Settings {
             data_dir,
             log_format,
             addr,
+            pages_addr,
             ttl: Duration::from_secs(ttl_days * 24 * 3600),
             frame_ancestors,
             cdn_sources,
@@ -137,6 +142,7 @@ mod tests {
     fn minimal_environment_gets_documented_defaults() {
         let s = Settings::read(Env::from_vars(base())).unwrap();
         assert_eq!(s.addr.to_string(), "127.0.0.1:8081");
+        assert_eq!(s.pages_addr.to_string(), "127.0.0.1:8082");
         assert_eq!(s.ttl, Duration::from_secs(30 * 86400));
         assert!(s.frame_ancestors.is_empty());
         assert_eq!(s.cdn_sources, ["https:"]);
@@ -170,6 +176,7 @@ mod tests {
     fn every_bad_variable_is_named() {
         let vars = vec![
             ("PREVIEW_ADDR", "localhost"),
+            ("PAGES_ADDR", "8082"),
             ("PREVIEW_TTL_DAYS", "0"),
             (
                 "PREVIEW_FRAME_ANCESTORS",
@@ -185,6 +192,7 @@ mod tests {
             [
                 "DATABASE_URL",
                 "PREVIEW_ADDR",
+                "PAGES_ADDR",
                 "PREVIEW_TTL_DAYS",
                 "PREVIEW_FRAME_ANCESTORS",
                 "PREVIEW_CDN_SOURCES",

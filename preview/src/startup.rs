@@ -15,6 +15,7 @@ use axum::{
 };
 use pagesmith::db;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::compression::{
     CompressionLayer, Predicate,
@@ -24,6 +25,7 @@ use tower_http::compression::{
 use crate::{
     files::Files,
     headers::Policies,
+    published::{self, Hosting},
     request_metrics::{RequestMetrics, View},
     routes,
     settings::Settings,
@@ -35,6 +37,9 @@ use crate::{
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// `PAGES_ADDR`: the published sites and repositories.
+    pages_listener: TcpListener,
+    pages_router: Router,
 }
 
 impl Application {
@@ -49,6 +54,10 @@ impl Application {
         let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("cannot listen on PREVIEW_ADDR {}", settings.addr))?;
+        let pages_listener = TcpListener::bind(settings.pages_addr)
+            .await
+            .with_context(|| format!("cannot listen on PAGES_ADDR {}", settings.pages_addr))?;
+        let pages_router = published::router(Hosting::new(settings.data_dir.clone()));
         let state: AppState = Arc::new(App {
             versions: VersionCache::new(pool.clone(), settings.token_cache),
             files: Files::new(settings.data_dir.clone(), settings.file_cache_bytes),
@@ -61,12 +70,21 @@ impl Application {
         Ok(Self {
             listener,
             router: router(state),
+            pages_listener,
+            pages_router,
         })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// The pages address actually bound.
+    pub fn pages_addr(&self) -> SocketAddr {
+        self.pages_listener
             .local_addr()
             .expect("bound listener has an address")
     }
@@ -81,19 +99,40 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        tracing::info!(addr = %self.local_addr(), "preview listening");
-        // Like nginx, send each response's last segment at once rather than
-        // wait for the client's ACK (Nagle), which costs tail latency.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::warn!(%error, "could not set TCP_NODELAY");
-            }
+        tracing::info!(addr = %self.local_addr(), pages = %self.pages_addr(), "preview listening");
+        let stop = CancellationToken::new();
+        let pages = tokio::spawn(serve(
+            self.pages_listener,
+            self.pages_router,
+            stop.clone().cancelled_owned(),
+        ));
+        let previews = serve(self.listener, self.router, async move {
+            shutdown.await;
+            stop.cancel();
         });
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("HTTP server failed")
+        let (previews, pages) = tokio::join!(previews, pages);
+        previews.context("preview server failed")?;
+        pages
+            .context("pages server panicked")?
+            .context("pages server failed")
     }
+}
+
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Like nginx, send each response's last segment at once rather than
+    // wait for the client's ACK (Nagle), which costs tail latency.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "could not set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// The routes and the layers around them.

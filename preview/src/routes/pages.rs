@@ -41,6 +41,16 @@ const UNAVAILABLE: &str = page!(
     "The preview server cannot reach its database right now. Please try again in a few seconds."
 );
 
+const NOT_PUBLISHED: &str = page!(
+    "Not found",
+    "Nothing is published at this address. A site's address is its repository's name, as the bot sent it."
+);
+
+/// 404 on the pages origin: no such site, or no such file in it.
+pub fn not_published() -> Response {
+    page(StatusCode::NOT_FOUND, NOT_PUBLISHED)
+}
+
 /// 404: unknown token, unknown file, or a path that is not a site path.
 pub fn not_found() -> Response {
     page(StatusCode::NOT_FOUND, NOT_FOUND)

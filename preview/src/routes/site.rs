@@ -164,7 +164,7 @@ async fn encoded_response(
 
 /// The site path a request names: percent-decoded once (so `%252e` stays
 /// `%2e`, which no site path contains), `index.html` for a directory.
-fn requested_path(raw: &str) -> Option<SitePath> {
+pub(crate) fn requested_path(raw: &str) -> Option<SitePath> {
     let decoded = percent_decode_str(raw).decode_utf8().ok()?;
     match decoded.is_empty() || decoded.ends_with('/') {
         true => SitePath::parse(&format!("{decoded}index.html")).ok(),

@@ -21,6 +21,8 @@ use uuid::Uuid;
 
 pub struct TestPreview {
     pub addr: SocketAddr,
+    /// `PAGES_ADDR`: the published sites and repositories.
+    pub pages_addr: SocketAddr,
     /// Follows no redirects, so tests see them.
     pub client: reqwest::Client,
     pub db: TestDb,
@@ -93,6 +95,7 @@ pub async fn spawn_preview_with(options: Options) -> TestPreview {
         ("DATABASE_URL", database_url),
         ("DATA_DIR", data_dir.display().to_string()),
         ("PREVIEW_ADDR", "127.0.0.1:0".into()),
+        ("PAGES_ADDR", "127.0.0.1:0".into()),
         // Tests change a version's state and expect the next request to see it.
         ("PREVIEW_TOKEN_CACHE_MS", "0".into()),
     ];
@@ -100,12 +103,14 @@ pub async fn spawn_preview_with(options: Options) -> TestPreview {
     let settings = Settings::read(Env::from_vars(vars)).expect("test settings are valid");
     let app = Application::build(settings).await.expect("preview builds");
     let addr = app.local_addr();
+    let pages_addr = app.pages_addr();
     let (shutdown, stopped) = oneshot::channel();
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
     TestPreview {
         addr,
+        pages_addr,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -137,23 +142,20 @@ impl TestPreview {
         request.send().await.expect("request sent")
     }
 
+    /// `http://{PAGES_ADDR}{path}`.
+    pub fn pages_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.pages_addr, path)
+    }
+
     /// Sends `GET {target}` byte for byte (reqwest would normalize `..`
     /// and `%2e`), returning the status and the whole response as text.
     pub async fn raw_get(&self, target: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(self.addr).await.expect("connect");
-        let request =
-            format!("GET {target} HTTP/1.1\r\nHost: preview.test\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.expect("write");
-        let mut raw = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw));
-        read.await.expect("answer in time").expect("read");
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let status = text
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no status line in {text:?}"));
-        (status, text)
+        raw_get(self.addr, target).await
+    }
+
+    /// [`Self::raw_get`] on the pages address.
+    pub async fn raw_get_pages(&self, target: &str) -> (u16, String) {
+        raw_get(self.pages_addr, target).await
     }
 
     /// Writes a bundle with `files` and records a version for it.
@@ -298,3 +300,21 @@ All work and no play makes a preview a dull server.\nAll work and no play makes 
 All work and no play makes a preview a dull server.\nAll work and no play makes a preview a dull server.\n\
 All work and no play makes a preview a dull server.\nAll work and no play makes a preview a dull server.\n\
 All work and no play makes a preview a dull server.\nAll work and no play makes a preview a dull server.\n";
+
+/// `GET {target}` sent byte for byte to `addr`.
+async fn raw_get(addr: SocketAddr, target: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request =
+        format!("GET {target} HTTP/1.1\r\nHost: preview.test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw));
+    read.await.expect("answer in time").expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    (status, text)
+}

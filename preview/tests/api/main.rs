@@ -6,5 +6,6 @@ mod chrome;
 mod headers;
 mod helpers;
 mod lifecycle;
+mod published;
 mod serving;
 mod traversal;

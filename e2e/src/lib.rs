@@ -1,0 +1,290 @@
+//! The whole system in one process: the real `bot`, `worker` and `preview`
+//! libraries, wired as their binaries wire them, against a fresh
+//! PostgreSQL database and isolated RabbitMQ queues. Only what lives on the
+//! internet is faked: the Telegram Bot API (a wiremock server) and the
+//! evaluator (a small server that records every callback and when it came).
+//!
+//! The worker runs the embedded defaults: the built-in generator and the
+//! local publisher, whose repositories and pages the preview binary serves
+//! on its pages address.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
+use pagesmith::config::Env;
+use serde_json::{Value, json};
+use testkit::{TestBroker, TestDb};
+use tokio::{net::TcpListener, sync::Notify, time::Instant};
+use tokio_util::sync::CancellationToken;
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+
+pub const APP_SECRET: &str = "e2e-app-secret";
+const WEBHOOK_SECRET: &str = "e2e-webhook-secret";
+const BOT_TOKEN: &str = "4242:e2e-token";
+
+/// One callback as the evaluator received it.
+#[derive(Debug, Clone)]
+pub struct Callback {
+    pub body: Value,
+    pub received: Instant,
+}
+
+/// A fake evaluation URL: answers 200 and remembers every callback.
+#[derive(Clone, Default)]
+pub struct Evaluator {
+    received: Arc<Mutex<Vec<Callback>>>,
+    arrived: Arc<Notify>,
+}
+
+impl Evaluator {
+    async fn start(stop: CancellationToken) -> (Self, SocketAddr) {
+        let evaluator = Self::default();
+        let app = Router::new()
+            .route("/notify", post(receive))
+            .with_state(evaluator.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        });
+        (evaluator, addr)
+    }
+
+    /// Every callback so far.
+    pub fn callbacks(&self) -> Vec<Callback> {
+        self.received.lock().expect("not poisoned").clone()
+    }
+
+    /// Waits for the callback carrying `nonce`.
+    pub async fn wait_for(&self, nonce: &str, timeout: Duration) -> Callback {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let arrived = self.arrived.notified();
+            if let Some(callback) = self
+                .callbacks()
+                .into_iter()
+                .find(|c| c.body["nonce"] == nonce)
+            {
+                return callback;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!("no callback for nonce {nonce} within {timeout:?}");
+            }
+        }
+    }
+}
+
+async fn receive(State(evaluator): State<Evaluator>, Json(body): Json<Value>) -> StatusCode {
+    evaluator
+        .received
+        .lock()
+        .expect("not poisoned")
+        .push(Callback {
+            body,
+            received: Instant::now(),
+        });
+    evaluator.arrived.notify_waiters();
+    StatusCode::OK
+}
+
+/// Options for [`Stack::start`].
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// `WORKER_CONCURRENCY` of the one worker.
+    pub worker_concurrency: u16,
+    /// Extra variables for the worker.
+    pub worker_env: Vec<(&'static str, String)>,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            worker_concurrency: 4,
+            worker_env: Vec::new(),
+        }
+    }
+}
+
+/// bot + worker + preview, running until dropped.
+pub struct Stack {
+    pub bot: SocketAddr,
+    pub preview: SocketAddr,
+    pub pages: SocketAddr,
+    pub evaluator: Evaluator,
+    evaluation_url: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    pub data_dir: PathBuf,
+    _broker: TestBroker,
+    _telegram: MockServer,
+    _scratch: tempfile::TempDir,
+    stop: CancellationToken,
+}
+
+impl Stack {
+    pub async fn start(options: StackOptions) -> Self {
+        testkit::init_tracing();
+        let stop = CancellationToken::new();
+        let db = TestDb::new().await;
+        let broker = TestBroker::new().await;
+        let telegram = fake_telegram().await;
+        let scratch = tempfile::tempdir().expect("scratch dir");
+        let data_dir = scratch.path().join("data");
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        let (evaluator, evaluator_addr) = Evaluator::start(stop.clone()).await;
+
+        let shared = |extra: Vec<(&'static str, String)>| {
+            let mut vars = vec![
+                ("DATABASE_URL", db.url.clone()),
+                ("AMQP_URL", broker.url.clone()),
+                ("AMQP_QUEUE_PREFIX", broker.topology.prefix().to_owned()),
+                ("DATA_DIR", data_dir.display().to_string()),
+                ("TELEGRAM_BOT_TOKEN", BOT_TOKEN.to_owned()),
+                ("TELEGRAM_API_URL", telegram.uri()),
+                ("APP_SECRET", APP_SECRET.to_owned()),
+                // The evaluator is on 127.0.0.1.
+                ("CALLBACK_ALLOW_PRIVATE", "true".to_owned()),
+            ];
+            vars.extend(extra);
+            Env::from_vars(vars)
+        };
+
+        // The preview first: its addresses go into the others' settings.
+        let preview = preview::Application::build(
+            preview::Settings::read(shared(vec![
+                ("PREVIEW_ADDR", "127.0.0.1:0".into()),
+                ("PAGES_ADDR", "127.0.0.1:0".into()),
+            ]))
+            .expect("preview settings"),
+        )
+        .await
+        .expect("preview builds");
+        let (preview_addr, pages_addr) = (preview.local_addr(), preview.pages_addr());
+        let preview_base = format!("http://{preview_addr}");
+        tokio::spawn(preview.run_until(stop.clone().cancelled_owned()));
+
+        let bot = bot::Application::build(
+            bot::Settings::read(shared(vec![
+                ("BOT_ADDR", "127.0.0.1:0".into()),
+                ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
+                ("PREVIEW_BASE_URL", preview_base.clone()),
+                ("RELAY_POLL_MS", "100".into()),
+            ]))
+            .expect("bot settings"),
+        )
+        .await
+        .expect("bot builds");
+        let bot_addr = bot.local_addr();
+        tokio::spawn(bot.run_until(stop.clone().cancelled_owned()));
+
+        let mut worker_env = vec![
+            ("PREVIEW_BASE_URL", preview_base),
+            ("PAGES_BASE_URL", format!("http://{pages_addr}")),
+            ("WORKER_CONCURRENCY", options.worker_concurrency.to_string()),
+        ];
+        worker_env.extend(options.worker_env);
+        let worker = worker::Worker::build(
+            worker::Settings::read(shared(worker_env)).expect("worker settings"),
+        )
+        .await
+        .expect("worker builds");
+        tokio::spawn(worker.run_until(stop.clone().cancelled_owned()));
+
+        Self {
+            bot: bot_addr,
+            preview: preview_addr,
+            pages: pages_addr,
+            evaluator,
+            evaluation_url: format!("http://{evaluator_addr}/notify"),
+            client: reqwest::Client::new(),
+            db,
+            data_dir,
+            _broker: broker,
+            _telegram: telegram,
+            _scratch: scratch,
+            stop,
+        }
+    }
+
+    /// A valid evaluator request whose callback comes to our evaluator.
+    pub fn app_request(&self, task: &str, round: i64, nonce: &str, brief: &str) -> Value {
+        json!({
+            "email": "student@example.com",
+            "secret": APP_SECRET,
+            "task": task,
+            "round": round,
+            "nonce": nonce,
+            "brief": brief,
+            "checks": ["Repo has MIT license", "README.md is professional"],
+            "evaluation_url": self.evaluation_url,
+            "attachments": [{
+                "name": "sample.csv",
+                "url": "data:text/csv;base64,bmFtZSxzY29yZQphZGEsMTAKYm9iLDcK"
+            }]
+        })
+    }
+
+    /// `POST /app` to the bot.
+    pub async fn post_app(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("http://{}/app", self.bot))
+            .json(body)
+            .send()
+            .await
+            .expect("bot answers")
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// A Bot API that accepts everything.
+async fn fake_telegram() -> MockServer {
+    let server = MockServer::start().await;
+    let message = json!({
+        "ok": true,
+        "result": {
+            "message_id": 1, "date": 1_700_000_000,
+            "chat": {"id": 1, "type": "private", "first_name": "Ada"},
+            "text": "ok"
+        }
+    });
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(message))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Every file under `dir`, as paths relative to it, skipping `.git`.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).expect("readable dir") {
+            let entry = entry.expect("dir entry");
+            let path = entry.path();
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            if entry.file_type().expect("file type").is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).expect("below dir");
+                out.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
