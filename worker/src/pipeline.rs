@@ -103,8 +103,9 @@ async fn produce(env: &Environment, ctx: &mut Context) -> Result<db::versions::V
 }
 
 fn observe(stage: &'static str, started: Instant) {
-    metrics::histogram!("pagesmith_stage_seconds", "stage" => stage)
-        .record(started.elapsed().as_secs_f64());
+    let elapsed = started.elapsed();
+    tracing::debug!(stage, ?elapsed, "stage done");
+    metrics::histogram!("pagesmith_stage_seconds", "stage" => stage).record(elapsed.as_secs_f64());
 }
 
 /// Builds the site's files and checks them; on failures, asks the generator
