@@ -88,3 +88,21 @@ ensure_chromium() {
         { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; } ||
         log "could not install chromium; the preview's browser tests will be skipped"
 }
+
+# nginx (and openssl, for throwaway certificates), for `scripts/nginx-check`.
+# Debian's packages. Unlike the browser, not optional: the check fails
+# without them.
+ensure_nginx() {
+    local missing=()
+    command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    ((${#missing[@]})) || return 0
+    if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        log "${missing[*]} missing and I can't apt-get them here (install: apt-get install ${missing[*]})"
+        return 1
+    fi
+    log "installing ${missing[*]} (Debian packages)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q "${missing[@]}" >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
+}
