@@ -16,6 +16,9 @@ struct Cli {
 enum Command {
     /// Serve HTTP and relay the outbox (the default).
     Serve,
+    /// Apply pending database migrations and exit (compose's one-shot
+    /// `migrate` service; every binary also migrates at start-up).
+    Migrate,
     /// Register the webhook with Telegram (setWebhook).
     SetWebhook {
         /// The public https URL of /telegram/webhook. Defaults to TELEGRAM_WEBHOOK_URL.
@@ -38,6 +41,11 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .run_until_stopped()
                 .await
+        }
+        Command::Migrate => {
+            pagesmith::db::connect_and_migrate(&settings.common).await?;
+            tracing::info!("migrations applied");
+            Ok(())
         }
         Command::SetWebhook {
             url,

@@ -8,8 +8,8 @@ async fn main() -> anyhow::Result<()> {
     pagesmith::telemetry::init(settings.common.log_format);
     Worker::build(settings)
         .await?
-        .run_until(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        // SIGTERM (docker stop, systemd) as well as Ctrl-C: runs in flight
+        // finish, nothing new is taken.
+        .run_until(pagesmith::shutdown::signal())
         .await
 }

@@ -5,6 +5,7 @@ mod app;
 mod health;
 mod helpers;
 mod jobs;
+mod migrate;
 mod relay;
 mod set_webhook;
 mod webhook;
