@@ -56,11 +56,14 @@ pub async fn find(
 /// Whether a message with this purpose was already sent for the version.
 pub async fn sent_for_version(
     pool: &PgPool,
+    chat_id: i64,
     version_id: Uuid,
     purpose: &str,
 ) -> Result<bool, sqlx::Error> {
     let exists = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM chat_messages WHERE version_id = $1 AND purpose = $2) AS "e!""#,
+        r#"SELECT EXISTS (SELECT 1 FROM chat_messages
+                          WHERE chat_id = $1 AND version_id = $2 AND purpose = $3) AS "e!""#,
+        chat_id,
         version_id,
         purpose,
     )

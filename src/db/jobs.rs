@@ -257,6 +257,11 @@ pub struct RecentJob {
     pub title: Option<String>,
     pub round: Option<i32>,
     pub preview_token: Option<String>,
+    /// Where the job's version was published, once it was.
+    pub repo_url: Option<String>,
+    pub pages_url: Option<String>,
+    /// `pending` or `built`.
+    pub pages_status: Option<String>,
 }
 
 /// A user's latest generation jobs in a chat, newest first.
@@ -268,10 +273,12 @@ pub async fn recent_in_chat(
     sqlx::query_as!(
         RecentJob,
         r#"SELECT j.id, j.state, j.created_at, j.error, p.title AS "title?", j.round,
-                  v.preview_token AS "preview_token?"
+                  v.preview_token AS "preview_token?", pb.repo_url AS "repo_url?",
+                  pb.pages_url AS "pages_url?", pb.pages_status AS "pages_status?"
            FROM jobs j
            LEFT JOIN projects p ON p.id = j.project_id
            LEFT JOIN versions v ON v.job_id = j.id
+           LEFT JOIN publishes pb ON pb.version_id = v.id
            WHERE j.chat_id = $1 AND j.kind = 'generate'
            ORDER BY j.created_at DESC
            LIMIT $2"#,

@@ -75,8 +75,18 @@ async fn status(env: &Environment, command: &TelegramCommand) -> Result<String, 
                     )
                 })
                 .unwrap_or_default();
+            let published = match (&j.pages_url, &j.repo_url) {
+                (Some(pages), Some(repo)) => {
+                    let building = match j.pages_status.as_deref() {
+                        Some("built") => "",
+                        _ => " (Pages still building)",
+                    };
+                    format!("\n   🔗 {pages}{building}\n   📦 {repo}")
+                }
+                _ => String::new(),
+            };
             let round = j.round.map(|r| format!(" v{r}")).unwrap_or_default();
-            format!("• <b>{title}</b>{round} — {state} ({when}){link}{error}")
+            format!("• <b>{title}</b>{round} — {state} ({when}){link}{published}{error}")
         })
         .collect();
     Ok(format!("Your recent sites:\n\n{}", lines.join("\n")))

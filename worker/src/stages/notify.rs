@@ -151,7 +151,7 @@ pub async fn ready(env: &Environment, ctx: &Context, version: &Version) {
     let Some(chat_id) = ctx.chat_id.or(env.settings.reviewer_chat_id) else {
         return;
     };
-    match db::chat::sent_for_version(&env.pool, version.id, "ready").await {
+    match db::chat::sent_for_version(&env.pool, chat_id, version.id, "ready").await {
         Ok(true) => return,
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "could not check for an earlier ready message"),
@@ -227,22 +227,14 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-/// Tells the requester (and, for /app jobs, the reviewer chat) where the
-/// site went live, once per version.
+/// Tells the requester and the reviewer chat (when one is set) where the
+/// site went live, once per version and chat.
 pub async fn published(
     env: &Environment,
     ctx: &Context,
     version: &Version,
     record: &pagesmith::db::publishing::PublishRecord,
 ) {
-    let Some(chat_id) = ctx.chat_id.or(env.settings.reviewer_chat_id) else {
-        return;
-    };
-    match db::chat::sent_for_version(&env.pool, version.id, "published").await {
-        Ok(true) => return,
-        Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, "could not check for an earlier published message"),
-    }
     let pages = if record.pages_status == "built" {
         ""
     } else {
@@ -255,19 +247,30 @@ pub async fn published(
         record.repo_url,
         record.pages_url,
     );
-    match env.telegram.send(chat_id, &text, None).await {
-        Ok(message_id) => {
-            let _ = db::chat::record(
-                &env.pool,
-                chat_id,
-                message_id,
-                ctx.project.id,
-                Some(version.id),
-                "published",
-            )
-            .await;
+    let mut chats: Vec<i64> = ctx.chat_id.into_iter().collect();
+    chats.extend(env.settings.reviewer_chat_id.filter(|c| !chats.contains(c)));
+    for chat_id in chats {
+        match db::chat::sent_for_version(&env.pool, chat_id, version.id, "published").await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check for an earlier published message");
+            }
         }
-        Err(e) => tracing::warn!(error = %e, "could not announce the publish"),
+        match env.telegram.send(chat_id, &text, None).await {
+            Ok(message_id) => {
+                let _ = db::chat::record(
+                    &env.pool,
+                    chat_id,
+                    message_id,
+                    ctx.project.id,
+                    Some(version.id),
+                    "published",
+                )
+                .await;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not announce the publish"),
+        }
     }
 }
 

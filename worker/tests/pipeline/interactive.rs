@@ -197,3 +197,81 @@ async fn request_changes_asks_for_a_reply_that_starts_the_next_round() {
     process(&w.env, round2).await.unwrap();
     assert_eq!(w.version_of(round2).await.number, 2);
 }
+
+#[tokio::test]
+async fn after_publishing_both_chats_get_the_links_and_status_shows_them() {
+    const REVIEWERS: i64 = -100_200;
+    let w = spawn(
+        vec![Step::Files(good_site("Bakery"))],
+        vec![],
+        &[("REVIEWER_CHAT_ID", "-100200")],
+    )
+    .await;
+    let (job, version) = ready_site(&w).await;
+    click(&w, USER, &format!("approve:{version}")).await;
+    process(&w.env, job).await.unwrap();
+    assert_eq!(w.state(job).await, "published");
+    let (repo_url, pages_url): (String, String) =
+        sqlx::query_as("SELECT repo_url, pages_url FROM publishes WHERE job_id = $1")
+            .bind(job)
+            .fetch_one(&w.db.pool)
+            .await
+            .unwrap();
+
+    let announced: Vec<i64> = w
+        .telegram_calls()
+        .await
+        .into_iter()
+        .filter(|(method, body)| {
+            method.eq_ignore_ascii_case("sendMessage")
+                && body["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("is published")
+        })
+        .map(|(_, body)| body["chat_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        announced,
+        [CHAT, REVIEWERS],
+        "the requester, then the reviewers"
+    );
+    let (_, text) = w
+        .telegram_calls()
+        .await
+        .into_iter()
+        .find(|(_, b)| {
+            b["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("is published")
+        })
+        .unwrap();
+    let text = text["text"].as_str().unwrap();
+    assert!(
+        text.contains(&repo_url) && text.contains(&pages_url),
+        "{text}"
+    );
+
+    // A redelivery announces nothing twice.
+    process(&w.env, job).await.unwrap();
+    let again = w
+        .telegram_calls()
+        .await
+        .into_iter()
+        .filter(|(_, b)| {
+            b["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("is published")
+        })
+        .count();
+    assert_eq!(again, 2);
+
+    let status = command(&w, "status").await;
+    assert!(status.contains("published"), "{status}");
+    assert!(
+        status.contains(&pages_url) && status.contains(&repo_url),
+        "{status}"
+    );
+}
