@@ -32,6 +32,9 @@ pub enum ApiError {
     /// 404.
     #[error("{0}")]
     NotFound(String),
+    /// 409: the request conflicts with how this server is set up.
+    #[error("{0}")]
+    Conflict(&'static str),
     /// 503: a dependency is down; the sender should retry.
     #[error("{0} is unavailable")]
     Unavailable(&'static str),
@@ -77,6 +80,7 @@ impl IntoResponse for ApiError {
                 json!({ "error": format!("the body is larger than the limit of {limit} bytes") }),
             ),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, json!({ "error": m })),
+            Self::Conflict(m) => (StatusCode::CONFLICT, json!({ "error": m })),
             Self::Unavailable(what) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({ "error": format!("{what} is unavailable; nothing was stored, please retry") }),
