@@ -140,10 +140,13 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(PropagateRequestIdLayer::x_request_id());
+    // POST /app and GET /jobs/{id} are registered with their OpenAPI
+    // document, so the two cannot drift apart.
+    let (api, doc) = routes::openapi::api();
     Router::new()
         .route("/telegram/webhook", post(routes::telegram::webhook))
-        .route("/app", post(routes::app::submit))
-        .route("/jobs/{id}", get(routes::jobs::show))
+        .merge(api)
+        .merge(routes::openapi::document(doc))
         .route("/health", get(routes::health::health))
         .route("/metrics", get(routes::metrics::metrics))
         .route_layer(middleware::from_fn(record_request_metrics))

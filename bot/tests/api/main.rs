@@ -5,6 +5,7 @@ mod app;
 mod health;
 mod helpers;
 mod jobs;
+mod openapi;
 mod polling;
 mod relay;
 mod set_webhook;
