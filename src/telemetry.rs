@@ -55,6 +55,9 @@ pub fn init_with_filter(format: LogFormat, filter: &str) {
     let _ = result;
 }
 
+/// The `Content-Type` of Prometheus' text exposition format.
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+
 /// The process-wide Prometheus recorder behind `GET /metrics`. Installed
 /// once, however many apps a (test) process builds.
 pub fn metrics_recorder() -> metrics_exporter_prometheus::PrometheusHandle {

@@ -85,7 +85,7 @@ impl Application {
             ingestor,
             broker,
             outbox_wakeup,
-            metrics: routes::metrics::recorder(),
+            metrics: pagesmith::telemetry::metrics_recorder(),
         }));
         Ok(Self {
             listener,

@@ -8,8 +8,6 @@ async fn main() -> anyhow::Result<()> {
     pagesmith::telemetry::init(settings.common.log_format);
     Worker::build(settings)
         .await?
-        .run_until(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .run_until(pagesmith::shutdown::signal())
         .await
 }
