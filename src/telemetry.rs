@@ -18,11 +18,14 @@ impl FromStr for LogFormat {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "json" => Ok(Self::Json),
-            "pretty" | "text" => Ok(Self::Pretty),
-            other => Err(format!("expected `json` or `pretty`, got `{other}`")),
-        }
+        crate::config::parse_word(
+            s,
+            &[
+                ("json", Self::Json),
+                ("pretty", Self::Pretty),
+                ("text", Self::Pretty),
+            ],
+        )
     }
 }
 

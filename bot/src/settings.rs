@@ -3,7 +3,7 @@
 use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
 
 use pagesmith::{
-    config::{CommonSettings, ConfigError, Env},
+    config::{self, CommonSettings, ConfigError, Env},
     domain::AppRequestLimits,
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -76,11 +76,7 @@ impl FromStr for TelegramMode {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "webhook" => Ok(Self::Webhook),
-            "polling" => Ok(Self::Polling),
-            other => Err(format!("expected `webhook` or `polling`, got `{other}`")),
-        }
+        config::parse_word(s, &[("webhook", Self::Webhook), ("polling", Self::Polling)])
     }
 }
 
@@ -261,6 +257,24 @@ mod tests {
         ]
     }
 
+    /// `base()` without `unset`, with `set` (which wins over base values).
+    fn changed(
+        unset: &[&str],
+        set: &[(&'static str, &'static str)],
+    ) -> Vec<(&'static str, &'static str)> {
+        let mut vars = base();
+        vars.retain(|(k, _)| !unset.contains(k));
+        vars.extend_from_slice(set);
+        vars
+    }
+
+    /// The variables `Settings::read` refuses, in order, and its message.
+    fn refused(vars: Vec<(&str, &str)>) -> (Vec<String>, String) {
+        let err = Settings::read(Env::from_vars(vars)).unwrap_err();
+        let message = err.to_string();
+        (err.0.into_iter().map(|e| e.name).collect(), message)
+    }
+
     #[test]
     fn minimal_environment_gets_documented_defaults() {
         let s = Settings::read(Env::from_vars(base())).unwrap();
@@ -276,10 +290,13 @@ mod tests {
 
     #[test]
     fn polling_mode_needs_no_webhook_secret() {
-        let mut vars = base();
-        vars.retain(|(k, _)| *k != "TELEGRAM_WEBHOOK_SECRET");
-        vars.push(("TELEGRAM_MODE", "Polling"));
-        vars.push(("TELEGRAM_POLL_TIMEOUT_SECS", "45"));
+        let vars = changed(
+            &["TELEGRAM_WEBHOOK_SECRET"],
+            &[
+                ("TELEGRAM_MODE", "Polling"),
+                ("TELEGRAM_POLL_TIMEOUT_SECS", "45"),
+            ],
+        );
         let s = Settings::read(Env::from_vars(vars)).unwrap();
         assert_eq!(s.telegram.mode, TelegramMode::Polling);
         assert_eq!(s.telegram.poll_timeout, Duration::from_secs(45));
@@ -287,27 +304,30 @@ mod tests {
 
     #[test]
     fn a_bad_mode_or_poll_timeout_is_named() {
-        let mut vars = base();
-        vars.push(("TELEGRAM_MODE", "push"));
-        vars.push(("TELEGRAM_POLL_TIMEOUT_SECS", "0"));
-        let err = Settings::read(Env::from_vars(vars)).unwrap_err();
-        let names: Vec<_> = err.0.iter().map(|e| e.name.as_str()).collect();
+        let (names, message) = refused(changed(
+            &[],
+            &[
+                ("TELEGRAM_MODE", "push"),
+                ("TELEGRAM_POLL_TIMEOUT_SECS", "0"),
+            ],
+        ));
         assert_eq!(names, ["TELEGRAM_MODE", "TELEGRAM_POLL_TIMEOUT_SECS"]);
         assert!(
-            err.to_string().contains("expected `webhook` or `polling`"),
-            "{err}"
+            message.contains("expected one of `webhook`, `polling`"),
+            "{message}"
         );
     }
 
     #[test]
     fn malformed_values_are_named() {
-        let mut vars = base();
-        vars.retain(|(k, _)| *k != "APP_SECRET");
-        vars.push(("TELEGRAM_BOT_TOKEN", "not-a-token"));
-        vars.push(("TELEGRAM_WEBHOOK_SECRET", "has spaces"));
-        vars.push(("BOT_ADDR", "localhost"));
-        let err = Settings::read(Env::from_vars(vars)).unwrap_err();
-        let names: Vec<_> = err.0.iter().map(|e| e.name.as_str()).collect();
+        let (names, _) = refused(changed(
+            &["APP_SECRET"],
+            &[
+                ("TELEGRAM_BOT_TOKEN", "not-a-token"),
+                ("TELEGRAM_WEBHOOK_SECRET", "has spaces"),
+                ("BOT_ADDR", "localhost"),
+            ],
+        ));
         assert_eq!(
             names,
             [
