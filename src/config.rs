@@ -163,6 +163,20 @@ impl Env {
     }
 }
 
+/// One of a fixed set of words (trimmed, any case), for settings such as
+/// `LOG_FORMAT=json`; the error lists the words.
+pub fn parse_word<T: Copy>(raw: &str, words: &[(&str, T)]) -> Result<T, String> {
+    let wanted = raw.trim().to_ascii_lowercase();
+    if let Some((_, value)) = words.iter().find(|(word, _)| *word == wanted) {
+        return Ok(*value);
+    }
+    let listed: Vec<String> = words.iter().map(|(word, _)| format!("`{word}`")).collect();
+    Err(format!(
+        "expected one of {}, got `{wanted}`",
+        listed.join(", ")
+    ))
+}
+
 /// Settings every binary shares.
 #[derive(Debug, Clone)]
 pub struct CommonSettings {
@@ -251,6 +265,16 @@ mod tests {
         assert_eq!(common.queue_prefix, "pagesmith");
         assert_eq!(common.log_format, LogFormat::Pretty);
         assert_eq!(common.database_max_connections, 16);
+    }
+
+    #[test]
+    fn words_are_matched_in_any_case_and_the_error_lists_them() {
+        let words = [("on", true), ("off", false)];
+        assert_eq!(parse_word(" ON ", &words), Ok(true));
+        assert_eq!(
+            parse_word("maybe", &words),
+            Err("expected one of `on`, `off`, got `maybe`".to_owned())
+        );
     }
 
     #[test]

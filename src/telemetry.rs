@@ -18,11 +18,14 @@ impl FromStr for LogFormat {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "json" => Ok(Self::Json),
-            "pretty" | "text" => Ok(Self::Pretty),
-            other => Err(format!("expected `json` or `pretty`, got `{other}`")),
-        }
+        crate::config::parse_word(
+            s,
+            &[
+                ("json", Self::Json),
+                ("pretty", Self::Pretty),
+                ("text", Self::Pretty),
+            ],
+        )
     }
 }
 
@@ -54,6 +57,9 @@ pub fn init_with_filter(format: LogFormat, filter: &str) {
     // Err only means a subscriber is already installed.
     let _ = result;
 }
+
+/// The `Content-Type` of Prometheus' text exposition format.
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
 /// The process-wide Prometheus recorder behind `GET /metrics`. Installed
 /// once, however many apps a (test) process builds.

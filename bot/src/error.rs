@@ -7,7 +7,33 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use pagesmith::domain::FieldErrors;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "error": "the request has invalid fields",
+    "fields": {"email": "is required", "attachments[0].url": "must be a data: URI"}
+}))]
+pub struct ErrorBody {
+    /// What went wrong, in a sentence.
+    pub error: String,
+    /// Each problem keyed by the path of its field (`round`,
+    /// `attachments[1].url`); present on 400 and 422 answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    pub fields: Option<FieldErrors>,
+}
+
+impl ErrorBody {
+    fn new(error: impl Into<String>) -> Self {
+        Self {
+            error: error.into(),
+            fields: None,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -32,6 +58,9 @@ pub enum ApiError {
     /// 404.
     #[error("{0}")]
     NotFound(String),
+    /// 409: the request conflicts with how this server is set up.
+    #[error("{0}")]
+    Conflict(&'static str),
     /// 503: a dependency is down; the sender should retry.
     #[error("{0} is unavailable")]
     Unavailable(&'static str),
@@ -61,31 +90,42 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, body) = match &self {
-            Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, json!({ "error": m })),
-            Self::Forbidden(m) => (StatusCode::FORBIDDEN, json!({ "error": m })),
+        let (status, body) = match self {
+            Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, ErrorBody::new(m)),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorBody::new(m)),
             Self::BadRequest { message, fields } => (
                 StatusCode::BAD_REQUEST,
-                json!({ "error": message, "fields": fields }),
+                ErrorBody {
+                    error: message,
+                    fields: Some(fields),
+                },
             ),
             Self::Invalid(fields) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": "the request has invalid fields", "fields": fields }),
+                ErrorBody {
+                    error: "the request has invalid fields".to_owned(),
+                    fields: Some(fields),
+                },
             ),
             Self::PayloadTooLarge { limit } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                json!({ "error": format!("the body is larger than the limit of {limit} bytes") }),
+                ErrorBody::new(format!(
+                    "the body is larger than the limit of {limit} bytes"
+                )),
             ),
-            Self::NotFound(m) => (StatusCode::NOT_FOUND, json!({ "error": m })),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, ErrorBody::new(m)),
+            Self::Conflict(m) => (StatusCode::CONFLICT, ErrorBody::new(m)),
             Self::Unavailable(what) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                json!({ "error": format!("{what} is unavailable; nothing was stored, please retry") }),
+                ErrorBody::new(format!(
+                    "{what} is unavailable; nothing was stored, please retry"
+                )),
             ),
             Self::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({ "error": "internal error; it has been logged" }),
+                    ErrorBody::new("internal error; it has been logged"),
                 )
             }
         };

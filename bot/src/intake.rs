@@ -1,11 +1,46 @@
 //! Turning a Telegram update into the job it asks for, or into nothing.
 
 use pagesmith::{
-    db::ingest::{NewJob, UpdateRecord},
+    db::ingest::{NewJob, UpdateOutcome, UpdateRecord},
     domain::{JobPayload, job::TelegramCallback, job::TelegramCommand, job::TelegramPrompt},
 };
 use teloxide_core::types::{Message, Update, UpdateKind};
 use uuid::Uuid;
+
+use crate::ingest::{IngestError, Ingestor};
+
+/// Commits one update's record (dedupe row, and its job and outbox row if
+/// it has one) and counts the outcome. The one path every update takes,
+/// whether Telegram posted it to the webhook or the poller fetched it.
+pub async fn accept(
+    ingestor: &Ingestor,
+    record: UpdateRecord,
+) -> Result<UpdateOutcome, IngestError> {
+    let label = if record.job.is_some() {
+        "job"
+    } else {
+        "ignored"
+    };
+    let outcome = ingestor.submit(record).await?;
+    let label = match outcome {
+        UpdateOutcome::Recorded => label,
+        UpdateOutcome::Duplicate => "duplicate",
+    };
+    metrics::counter!("pagesmith_updates_total", "outcome" => label).increment(1);
+    Ok(outcome)
+}
+
+/// The record of an update we could not read at all (Telegram changed its
+/// format): kept as ignored under its id, so it is neither retried forever
+/// nor mistaken for something else later.
+pub fn unreadable(update_id: i64, request_id: Option<String>) -> UpdateRecord {
+    UpdateRecord {
+        update_id,
+        kind: "unreadable".to_owned(),
+        job: None,
+        request_id,
+    }
+}
 
 /// Decides what an update is. Text becomes a prompt, `/command` a command
 /// (`/revise <text>` a prompt that changes the latest project), a button

@@ -1,10 +1,12 @@
 //! `bot`: the HTTP ingress (Telegram webhook, evaluator `/app`, job status,
-//! health, metrics) and the outbox relay that publishes jobs to RabbitMQ.
+//! health, metrics), the Telegram poller for polling mode, and the outbox
+//! relay that publishes jobs to RabbitMQ.
 
 pub mod error;
 pub mod ingest;
 pub mod intake;
 pub mod janitor;
+pub mod polling;
 pub mod relay;
 pub mod routes;
 pub mod settings;

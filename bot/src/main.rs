@@ -51,6 +51,11 @@ async fn main() -> anyhow::Result<()> {
             url,
             drop_pending_updates,
         } => {
+            if settings.telegram.mode == bot::settings::TelegramMode::Polling {
+                anyhow::bail!(
+                    "TELEGRAM_MODE=polling: a webhook would stop polling; set TELEGRAM_MODE=webhook first"
+                );
+            }
             let url = url
                 .or_else(|| settings.telegram.webhook_url.clone())
                 .context("pass --url or set TELEGRAM_WEBHOOK_URL")?;

@@ -1,9 +1,9 @@
 //! The bot's settings, read from the environment (see `.env.example`).
 
-use std::{net::SocketAddr, time::Duration};
+use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
 
 use pagesmith::{
-    config::{CommonSettings, ConfigError, Env},
+    config::{self, CommonSettings, ConfigError, Env},
     domain::AppRequestLimits,
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -40,8 +40,10 @@ pub struct TelegramSettings {
     pub token: SecretString,
     /// The numeric id before the token's colon: updates dedupe per bot.
     pub bot_id: i64,
+    /// `TELEGRAM_MODE` (default `webhook`): how updates arrive.
+    pub mode: TelegramMode,
     /// `TELEGRAM_WEBHOOK_SECRET`: Telegram sends it in
-    /// `X-Telegram-Bot-Api-Secret-Token`.
+    /// `X-Telegram-Bot-Api-Secret-Token`. Required in webhook mode only.
     pub webhook_secret: SecretString,
     /// `TELEGRAM_API_URL` (default `https://api.telegram.org`).
     pub api_url: Url,
@@ -53,6 +55,38 @@ pub struct TelegramSettings {
     pub dedupe_ttl: Duration,
     /// `TELEGRAM_MAX_BODY_BYTES` (default 1 MiB).
     pub max_body_bytes: usize,
+    /// `TELEGRAM_POLL_TIMEOUT_SECS` (default 30, 1-50): how long one
+    /// `getUpdates` call waits for updates in polling mode.
+    pub poll_timeout: Duration,
+}
+
+/// How Telegram's updates reach the bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TelegramMode {
+    /// Telegram posts each update to `POST /telegram/webhook` (production:
+    /// needs a public https URL, registered with `bot set-webhook`).
+    #[default]
+    Webhook,
+    /// The bot long-polls `getUpdates` itself (a laptop behind NAT: no
+    /// public URL needed). `/telegram/webhook` answers 409.
+    Polling,
+}
+
+impl FromStr for TelegramMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        config::parse_word(s, &[("webhook", Self::Webhook), ("polling", Self::Polling)])
+    }
+}
+
+impl fmt::Display for TelegramMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Webhook => "webhook",
+            Self::Polling => "polling",
+        })
+    }
 }
 
 /// How webhook writes are batched into commits.
@@ -103,7 +137,14 @@ impl Settings {
                 0
             }
         };
-        let webhook_secret = env.required_secret("TELEGRAM_WEBHOOK_SECRET");
+        let mode = env.parse_or("TELEGRAM_MODE", TelegramMode::Webhook);
+        // Polling needs no webhook, so no secret to authenticate one.
+        let webhook_secret = match mode {
+            TelegramMode::Webhook => env.required_secret("TELEGRAM_WEBHOOK_SECRET"),
+            TelegramMode::Polling => env
+                .optional_secret("TELEGRAM_WEBHOOK_SECRET")
+                .unwrap_or_else(|| SecretString::from("")),
+        };
         let secret = webhook_secret.expose_secret();
         if !secret.is_empty()
             && (secret.len() > 256
@@ -135,6 +176,12 @@ impl Settings {
             );
         }
         let telegram_max_body: usize = env.parse_or("TELEGRAM_MAX_BODY_BYTES", 1024 * 1024);
+        let poll_timeout_secs: u64 = env.parse_or("TELEGRAM_POLL_TIMEOUT_SECS", 30);
+        if !(1..=50).contains(&poll_timeout_secs) {
+            // 0 would be short polling (a request per loop); Telegram holds a
+            // long poll for at most 50 s.
+            env.reject("TELEGRAM_POLL_TIMEOUT_SECS", "must be from 1 to 50");
+        }
 
         let app_max_body_bytes = env.parse_or("APP_MAX_BODY_BYTES", 25 * 1024 * 1024);
         let app_limits = AppRequestLimits {
@@ -168,12 +215,14 @@ impl Settings {
             telegram: TelegramSettings {
                 token,
                 bot_id,
+                mode,
                 webhook_secret,
                 api_url,
                 webhook_url,
                 webhook_max_connections,
                 dedupe_ttl: Duration::from_secs(dedupe_hours * 3600),
                 max_body_bytes: telegram_max_body,
+                poll_timeout: Duration::from_secs(poll_timeout_secs),
             },
             app_max_body_bytes,
             app_limits,
@@ -208,6 +257,24 @@ mod tests {
         ]
     }
 
+    /// `base()` without `unset`, with `set` (which wins over base values).
+    fn changed(
+        unset: &[&str],
+        set: &[(&'static str, &'static str)],
+    ) -> Vec<(&'static str, &'static str)> {
+        let mut vars = base();
+        vars.retain(|(k, _)| !unset.contains(k));
+        vars.extend_from_slice(set);
+        vars
+    }
+
+    /// The variables `Settings::read` refuses, in order, and its message.
+    fn refused(vars: Vec<(&str, &str)>) -> (Vec<String>, String) {
+        let err = Settings::read(Env::from_vars(vars)).unwrap_err();
+        let message = err.to_string();
+        (err.0.into_iter().map(|e| e.name).collect(), message)
+    }
+
     #[test]
     fn minimal_environment_gets_documented_defaults() {
         let s = Settings::read(Env::from_vars(base())).unwrap();
@@ -217,17 +284,50 @@ mod tests {
         assert_eq!(s.app_max_body_bytes, 25 * 1024 * 1024);
         assert_eq!(s.app_deadline, Duration::from_secs(600));
         assert!(!s.app_limits.allow_private_callbacks);
+        assert_eq!(s.telegram.mode, TelegramMode::Webhook);
+        assert_eq!(s.telegram.poll_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn polling_mode_needs_no_webhook_secret() {
+        let vars = changed(
+            &["TELEGRAM_WEBHOOK_SECRET"],
+            &[
+                ("TELEGRAM_MODE", "Polling"),
+                ("TELEGRAM_POLL_TIMEOUT_SECS", "45"),
+            ],
+        );
+        let s = Settings::read(Env::from_vars(vars)).unwrap();
+        assert_eq!(s.telegram.mode, TelegramMode::Polling);
+        assert_eq!(s.telegram.poll_timeout, Duration::from_secs(45));
+    }
+
+    #[test]
+    fn a_bad_mode_or_poll_timeout_is_named() {
+        let (names, message) = refused(changed(
+            &[],
+            &[
+                ("TELEGRAM_MODE", "push"),
+                ("TELEGRAM_POLL_TIMEOUT_SECS", "0"),
+            ],
+        ));
+        assert_eq!(names, ["TELEGRAM_MODE", "TELEGRAM_POLL_TIMEOUT_SECS"]);
+        assert!(
+            message.contains("expected one of `webhook`, `polling`"),
+            "{message}"
+        );
     }
 
     #[test]
     fn malformed_values_are_named() {
-        let mut vars = base();
-        vars.retain(|(k, _)| *k != "APP_SECRET");
-        vars.push(("TELEGRAM_BOT_TOKEN", "not-a-token"));
-        vars.push(("TELEGRAM_WEBHOOK_SECRET", "has spaces"));
-        vars.push(("BOT_ADDR", "localhost"));
-        let err = Settings::read(Env::from_vars(vars)).unwrap_err();
-        let names: Vec<_> = err.0.iter().map(|e| e.name.as_str()).collect();
+        let (names, _) = refused(changed(
+            &["APP_SECRET"],
+            &[
+                ("TELEGRAM_BOT_TOKEN", "not-a-token"),
+                ("TELEGRAM_WEBHOOK_SECRET", "has spaces"),
+                ("BOT_ADDR", "localhost"),
+            ],
+        ));
         assert_eq!(
             names,
             [

@@ -22,9 +22,10 @@ use tower_http::{
 use crate::{
     ingest::Ingestor,
     janitor,
+    polling::Poller,
     relay::{BrokerStatus, Relay},
     routes,
-    settings::Settings,
+    settings::{Settings, TelegramMode},
     state::{App, AppState},
 };
 
@@ -38,7 +39,8 @@ pub struct Application {
 
 impl Application {
     /// Connects, migrates, binds `settings.addr` (port 0 picks a free port)
-    /// and starts the ingest batcher, the outbox relay and the janitor.
+    /// and starts the ingest batcher, the outbox relay, the janitor and, in
+    /// polling mode, the Telegram poller.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = db::connect_and_migrate(&settings.common).await?;
 
@@ -60,7 +62,7 @@ impl Application {
             status: broker.clone(),
             settings: settings.relay.clone(),
         };
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(relay.run(stop.clone())),
             tokio::spawn(janitor::run(
                 pool.clone(),
@@ -69,6 +71,10 @@ impl Application {
                 stop.clone(),
             )),
         ];
+        if settings.telegram.mode == TelegramMode::Polling {
+            let poller = Poller::new(&settings.telegram, ingestor.clone())?;
+            tasks.push(tokio::spawn(poller.run(stop.clone())));
+        }
 
         let listener = TcpListener::bind(settings.addr)
             .await
@@ -134,10 +140,13 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(PropagateRequestIdLayer::x_request_id());
+    // POST /app and GET /jobs/{id} are registered with their OpenAPI
+    // document, so the two cannot drift apart.
+    let (api, doc) = routes::openapi::api();
     Router::new()
         .route("/telegram/webhook", post(routes::telegram::webhook))
-        .route("/app", post(routes::app::submit))
-        .route("/jobs/{id}", get(routes::jobs::show))
+        .merge(api)
+        .merge(routes::openapi::document(doc))
         .route("/health", get(routes::health::health))
         .route("/metrics", get(routes::metrics::metrics))
         .route_layer(middleware::from_fn(record_request_metrics))

@@ -187,6 +187,7 @@ impl Stack {
         let mut worker_env = vec![
             ("PREVIEW_BASE_URL", preview_base),
             ("PAGES_BASE_URL", format!("http://{pages_addr}")),
+            ("WORKER_METRICS_ADDR", "127.0.0.1:0".into()),
             ("WORKER_CONCURRENCY", options.worker_concurrency.to_string()),
         ];
         worker_env.extend(options.worker_env);

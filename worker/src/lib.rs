@@ -9,6 +9,7 @@ pub mod error;
 pub mod generator;
 pub mod lock;
 pub mod manifest;
+pub mod metrics_server;
 pub mod pipeline;
 pub mod process;
 pub mod publish;
@@ -19,4 +20,4 @@ pub mod startup;
 pub mod telegram;
 
 pub use settings::Settings;
-pub use startup::Worker;
+pub use startup::{RunningWorker, Worker};

@@ -1,6 +1,6 @@
 //! The worker's settings, read from the environment (see `.env.example`).
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use pagesmith::config::{CommonSettings, ConfigError, Env};
 use secrecy::SecretString;
@@ -58,6 +58,12 @@ pub struct Settings {
     pub app_publish_reserve: Duration,
     /// `CALLBACK_ALLOW_PRIVATE` (default false).
     pub callback_allow_private: bool,
+    /// `WORKER_METRICS_ADDR` (default `127.0.0.1:9102`): where `GET /metrics`
+    /// and `GET /health` are served.
+    pub metrics_addr: SocketAddr,
+    /// `WORKER_JOBS_GAUGE_SECS` (default 15): how often the jobs-by-state
+    /// gauge is counted from PostgreSQL.
+    pub jobs_gauge_interval: Duration,
     /// Our own secrets, which must never appear in a generated file:
     /// `APP_SECRET`, `TELEGRAM_WEBHOOK_SECRET`, `GITHUB_TOKEN` (when set)
     /// and the tokens above.
@@ -210,6 +216,13 @@ impl Settings {
             );
         }
 
+        let metrics_addr = env.parse_or(
+            "WORKER_METRICS_ADDR",
+            SocketAddr::from(([127, 0, 0, 1], 9102)),
+        );
+        let jobs_gauge_interval =
+            Duration::from_secs(env.parse_or("WORKER_JOBS_GAUGE_SECS", 15u64).max(1));
+
         let mut own_secrets: Vec<SecretString> =
             ["APP_SECRET", "TELEGRAM_WEBHOOK_SECRET", "GITHUB_TOKEN"]
                 .iter()
@@ -240,6 +253,8 @@ impl Settings {
             pages_cutoff,
             app_publish_reserve,
             callback_allow_private,
+            metrics_addr,
+            jobs_gauge_interval,
             own_secrets,
         })
     }
@@ -262,6 +277,8 @@ mod tests {
         assert!(s.llm.is_none());
         assert_eq!(s.concurrency, 4);
         assert_eq!(s.preview_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(s.metrics_addr.to_string(), "127.0.0.1:9102");
+        assert_eq!(s.jobs_gauge_interval, Duration::from_secs(15));
     }
 
     #[test]
@@ -307,9 +324,17 @@ mod tests {
         vars.extend([
             ("REVIEWER_USER_IDS", "12, bob"),
             ("WORKER_RUN_TIMEOUT_SECS", "3600"),
+            ("WORKER_METRICS_ADDR", "localhost"),
         ]);
         let err = Settings::read(Env::from_vars(vars)).unwrap_err();
         let names: Vec<_> = err.0.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["WORKER_RUN_TIMEOUT_SECS", "REVIEWER_USER_IDS"]);
+        assert_eq!(
+            names,
+            [
+                "WORKER_RUN_TIMEOUT_SECS",
+                "REVIEWER_USER_IDS",
+                "WORKER_METRICS_ADDR"
+            ]
+        );
     }
 }

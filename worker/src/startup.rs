@@ -1,15 +1,17 @@
 //! Building and running the worker, the same way in `main` and in tests.
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use pagesmith::{bundle::BundleStore, db, queue::Topology};
+use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     consumer,
     environment::Environment,
     generator::{Generator, builtin::BuiltinGenerator, llm::LlmGenerator},
+    metrics_server,
     publish::{Publisher, github::GithubPublisher, local::LocalPublisher},
     settings::{PublisherChoice, Settings},
     telegram::Telegram,
@@ -23,6 +25,8 @@ pub struct Worker {
 impl Worker {
     /// Connects to PostgreSQL (migrating it) and builds the environment.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // Before any stage records a metric, so none is lost.
+        pagesmith::telemetry::metrics_recorder();
         let pool = db::connect_and_migrate(&settings.common).await?;
         let fallback: Arc<dyn Generator> = Arc::new(BuiltinGenerator::new());
         let generator: Arc<dyn Generator> = match &settings.llm {
@@ -58,17 +62,93 @@ impl Worker {
         Ok(Self { env: Arc::new(env) })
     }
 
-    /// Consumes until `shutdown` completes, then lets runs in flight finish.
+    /// Binds `WORKER_METRICS_ADDR` (port 0 picks a free port) and starts
+    /// consuming, the metrics server and the jobs-by-state gauge.
+    pub async fn start(self) -> anyhow::Result<RunningWorker> {
+        let settings = &self.env.settings;
+        let listener = TcpListener::bind(settings.metrics_addr)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on WORKER_METRICS_ADDR {}",
+                    settings.metrics_addr
+                )
+            })?;
+        let metrics_addr = listener.local_addr().context("metrics listener address")?;
+        let router = metrics_server::router(
+            self.env.pool.clone(),
+            pagesmith::telemetry::metrics_recorder(),
+        );
+        // The server outlives the consumer, so a drain can be watched.
+        let serving = CancellationToken::new();
+        let server = tokio::spawn({
+            let serving = serving.clone();
+            async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(serving.cancelled_owned())
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "metrics server failed");
+                }
+            }
+        });
+        let gauge = tokio::spawn(metrics_server::count_jobs_by_state(
+            self.env.pool.clone(),
+            settings.jobs_gauge_interval,
+            serving.clone(),
+        ));
+        tracing::info!(addr = %metrics_addr, "worker metrics listening");
+
+        let stop = CancellationToken::new();
+        let consuming = tokio::spawn(consumer::run(self.env.clone(), stop.clone()));
+        Ok(RunningWorker {
+            metrics_addr,
+            stop,
+            consuming,
+            serving,
+            background: vec![server, gauge],
+        })
+    }
+
+    /// Starts, runs until `shutdown` completes, then stops (see
+    /// [`RunningWorker::run_until`]).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let stop = CancellationToken::new();
-        let consuming = tokio::spawn(consumer::run(self.env.clone(), stop.clone()));
+        self.start().await?.run_until(shutdown).await
+    }
+}
+
+/// A worker consuming, with its metrics server up.
+pub struct RunningWorker {
+    metrics_addr: SocketAddr,
+    stop: CancellationToken,
+    consuming: JoinHandle<()>,
+    serving: CancellationToken,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl RunningWorker {
+    /// Where `/metrics` and `/health` are served.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
+    }
+
+    /// Consumes until `shutdown` completes, lets runs in flight finish, then
+    /// stops the metrics server and the gauge.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         shutdown.await;
         tracing::info!("worker stopping");
-        stop.cancel();
-        consuming.await.context("consumer task failed")?;
-        Ok(())
+        self.stop.cancel();
+        let consumed = self.consuming.await.context("consumer task failed");
+        self.serving.cancel();
+        for task in self.background {
+            let _ = task.await;
+        }
+        consumed
     }
 }

@@ -10,25 +10,36 @@ use pagesmith::{
     domain::{FieldErrors, JobState},
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    error::{ApiError, ErrorBody},
+    state::AppState,
+};
 
 /// A job as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
     pub id: Uuid,
+    /// `generate`, `command` or `callback`.
     pub kind: String,
+    /// `app` or `telegram`.
     pub source: String,
-    /// Coarse: `pending`, `in_progress`, `awaiting_review`, `succeeded`,
-    /// `failed`, `rejected` or `expired`.
-    pub status: &'static str,
-    /// The exact state: `queued`, `generating`, `checking`, ...
+    pub status: JobStatus,
+    /// The exact state: `queued`, `generating`, `checking`,
+    /// `preview_ready`, `approved`, `publishing`, `published`, `done`,
+    /// `rejected`, `expired` or `failed`.
     pub stage: String,
+    /// The `/app` task, for evaluation jobs.
     pub task: Option<String>,
+    /// The `/app` round, for evaluation jobs.
     pub round: Option<i32>,
+    /// Deliveries so far.
     pub attempts: i32,
+    /// Why the job failed, when it did.
     pub error: Option<String>,
+    /// When the evaluator's callback is due (`/app` jobs).
     pub deadline: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -36,8 +47,21 @@ pub struct JobView {
     pub preview: Option<PreviewView>,
 }
 
+/// Where a job stands, coarsely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Pending,
+    InProgress,
+    AwaitingReview,
+    Succeeded,
+    Failed,
+    Rejected,
+    Expired,
+}
+
 /// Where to look at a version.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PreviewView {
     pub version: i32,
     /// The site as generated, scripts running in a sandbox.
@@ -50,6 +74,21 @@ pub struct PreviewView {
     pub checks_total: usize,
 }
 
+/// Where a job stands, with its preview links once a version is ready.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}",
+    operation_id = "get_job",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job id `POST /app` returned")),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No job has this id", body = ErrorBody),
+        (status = 503, description = "The database is unreachable; retry", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -109,16 +148,16 @@ pub async fn show(
     }))
 }
 
-fn status_of(state: &str) -> &'static str {
+fn status_of(state: &str) -> JobStatus {
     match state.parse::<JobState>() {
-        Ok(JobState::Queued) => "pending",
+        Ok(JobState::Queued) => JobStatus::Pending,
         Ok(
             JobState::Generating | JobState::Checking | JobState::Approved | JobState::Publishing,
-        ) => "in_progress",
-        Ok(JobState::PreviewReady) => "awaiting_review",
-        Ok(JobState::Published | JobState::Done) => "succeeded",
-        Ok(JobState::Rejected) => "rejected",
-        Ok(JobState::Expired) => "expired",
-        Ok(JobState::Failed) | Err(_) => "failed",
+        ) => JobStatus::InProgress,
+        Ok(JobState::PreviewReady) => JobStatus::AwaitingReview,
+        Ok(JobState::Published | JobState::Done) => JobStatus::Succeeded,
+        Ok(JobState::Rejected) => JobStatus::Rejected,
+        Ok(JobState::Expired) => JobStatus::Expired,
+        Ok(JobState::Failed) | Err(_) => JobStatus::Failed,
     }
 }

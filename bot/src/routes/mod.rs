@@ -4,6 +4,7 @@ pub mod app;
 pub mod health;
 pub mod jobs;
 pub mod metrics;
+pub mod openapi;
 pub mod telegram;
 
 use axum::{

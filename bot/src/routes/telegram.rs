@@ -10,20 +10,29 @@ use secrecy::ExposeSecret;
 use teloxide_core::types::Update;
 
 use super::{read_body, request_id};
-use crate::{error::ApiError, ingest::IngestError, intake, state::AppState};
+use crate::{
+    error::ApiError, ingest::IngestError, intake, settings::TelegramMode, state::AppState,
+};
 
 /// Telegram puts the `secret_token` given to `setWebhook` in this header.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
 /// Answers 200 only once the update (and its job and outbox row) is
 /// committed, or when it is a duplicate; 503 when the database is away, so
-/// Telegram retries.
+/// Telegram retries. In polling mode, 409: updates come from `getUpdates`.
 #[tracing::instrument(skip_all, fields(update.id))]
 pub async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
+    // Before the secret check: in polling mode the secret may be unset.
+    if state.settings.telegram.mode == TelegramMode::Polling {
+        return Err(ApiError::Conflict(
+            "this bot runs with TELEGRAM_MODE=polling and reads updates with getUpdates; \
+             it accepts no webhook (set TELEGRAM_MODE=webhook and run `bot set-webhook` to use one)",
+        ));
+    }
     let presented = headers
         .get(SECRET_HEADER)
         .map(|v| v.as_bytes())
@@ -49,18 +58,9 @@ pub async fn webhook(
     tracing::Span::current().record("update.id", update.id.0);
 
     let record = intake::record_for(&update, request_id(&headers));
-    let outcome_label = if record.job.is_some() {
-        "job"
-    } else {
-        "ignored"
-    };
-    match state.ingestor.submit(record).await {
-        Ok(UpdateOutcome::Recorded) => {
-            metrics::counter!("pagesmith_updates_total", "outcome" => outcome_label).increment(1);
-            Ok(StatusCode::OK)
-        }
+    match intake::accept(&state.ingestor, record).await {
+        Ok(UpdateOutcome::Recorded) => Ok(StatusCode::OK),
         Ok(UpdateOutcome::Duplicate) => {
-            metrics::counter!("pagesmith_updates_total", "outcome" => "duplicate").increment(1);
             tracing::debug!("duplicate update");
             Ok(StatusCode::OK)
         }

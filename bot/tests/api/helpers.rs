@@ -197,3 +197,26 @@ pub fn app_request(task: &str, round: i64, nonce: &str) -> Value {
         "attachments": []
     })
 }
+
+/// Gives an /app job a ready version (token `tok123`, one of two checks
+/// passed), as the worker would.
+pub async fn make_ready(bot: &TestBot, job_id: uuid::Uuid, task: &str) {
+    let project = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO projects (id, source, task, owner_name, title, brief) VALUES ($1, 'app', $2, 'a', 't', 'b')")
+        .bind(project)
+        .bind(task)
+        .execute(&bot.db.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO versions (id, project_id, job_id, number, generator, files, bundle, checks, preview_token, expires_at)
+         VALUES ($1, $2, $3, 1, 'builtin', '[]', 'b', $4, 'tok123', now() + interval '1 day')",
+    )
+    .bind(uuid::Uuid::new_v4())
+    .bind(project)
+    .bind(job_id)
+    .bind(json!([{"name": "a", "passed": true, "detail": ""}, {"name": "b", "passed": false, "detail": "x"}]))
+    .execute(&bot.db.pool)
+    .await
+    .unwrap();
+}

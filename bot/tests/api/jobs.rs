@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{app_request, spawn_bot};
+use crate::helpers::{app_request, make_ready, spawn_bot};
 
 #[tokio::test]
 async fn a_job_shows_its_status_stage_and_timestamps() {
@@ -52,23 +52,7 @@ async fn a_ready_job_shows_its_live_and_safe_preview_links() {
         .await
         .unwrap();
     let job_id: uuid::Uuid = accepted["job_id"].as_str().unwrap().parse().unwrap();
-    let project = uuid::Uuid::new_v4();
-    sqlx::query("INSERT INTO projects (id, source, task, owner_name, title, brief) VALUES ($1, 'app', 'task-p', 'a', 't', 'b')")
-        .bind(project)
-        .execute(&bot.db.pool)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO versions (id, project_id, job_id, number, generator, files, bundle, checks, preview_token, expires_at)
-         VALUES ($1, $2, $3, 1, 'builtin', '[]', 'b', $4, 'tok123', now() + interval '1 day')",
-    )
-    .bind(uuid::Uuid::new_v4())
-    .bind(project)
-    .bind(job_id)
-    .bind(serde_json::json!([{"name": "a", "passed": true, "detail": ""}, {"name": "b", "passed": false, "detail": "x"}]))
-    .execute(&bot.db.pool)
-    .await
-    .unwrap();
+    make_ready(&bot, job_id, "task-p").await;
 
     let job: Value = bot
         .get(&format!("/jobs/{job_id}"))

@@ -6,6 +6,8 @@ mod health;
 mod helpers;
 mod jobs;
 mod migrate;
+mod openapi;
+mod polling;
 mod relay;
 mod set_webhook;
 mod webhook;
