@@ -4,46 +4,21 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use secrecy::SecretString;
-use wiremock::{
-    Mock, ResponseTemplate,
-    matchers::{method, path},
-};
+use wiremock::ResponseTemplate;
 use worker::publish::{
-    PublishError, Publisher,
+    Publisher,
     github::{GithubPublisher, GithubSettings},
 };
 
 use crate::{
     fake::{FakeGithub, TOKEN, message},
-    round_one,
+    permanent, retry_after, round_one,
 };
-
-fn retry_after(error: &PublishError) -> Option<Duration> {
-    match error {
-        PublishError::Retryable { retry_after, .. } => *retry_after,
-        PublishError::Permanent(reason) => panic!("expected retryable, got permanent: {reason}"),
-    }
-}
-
-fn permanent(error: PublishError) -> String {
-    match error {
-        PublishError::Permanent(reason) => {
-            assert!(!reason.contains(TOKEN), "the token leaked: {reason}");
-            reason
-        }
-        other => panic!("expected permanent, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn a_secondary_rate_limit_is_retryable_after_its_retry_after() {
     let fake = FakeGithub::start().await;
-    Mock::given(method("POST"))
-        .and(path("/user/repos"))
-        .respond_with(message(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.").insert_header("retry-after", "42"))
-        .expect(1)
-        .mount(&fake.api)
-        .await;
+    fake.answer("POST", "/user/repos", message(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.").insert_header("retry-after", "42"), 1).await;
 
     let error = fake.publisher().publish(&round_one()).await.unwrap_err();
 
@@ -58,16 +33,15 @@ async fn an_exhausted_rate_limit_is_retryable_after_its_reset() {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    Mock::given(method("GET"))
-        .and(path("/user"))
-        .respond_with(
-            message(403, "API rate limit exceeded for user ID 1.")
-                .insert_header("x-ratelimit-remaining", "0")
-                .insert_header("x-ratelimit-reset", (now + 300).to_string().as_str()),
-        )
-        .expect(1)
-        .mount(&fake.api)
-        .await;
+    fake.answer(
+        "GET",
+        "/user",
+        message(403, "API rate limit exceeded for user ID 1.")
+            .insert_header("x-ratelimit-remaining", "0")
+            .insert_header("x-ratelimit-reset", (now + 300).to_string().as_str()),
+        1,
+    )
+    .await;
 
     let error = fake.publisher().publish(&round_one()).await.unwrap_err();
 
@@ -81,33 +55,26 @@ async fn an_exhausted_rate_limit_is_retryable_after_its_reset() {
 #[tokio::test]
 async fn a_rate_limited_commit_is_retryable_and_a_retry_completes_it() {
     let fake = FakeGithub::start().await;
-    Mock::given(method("POST"))
-        .and(path(format!("{}/git/commits", crate::fake::BASE)))
-        .respond_with(message(429, "Too many requests").insert_header("retry-after", "7"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&fake.api)
-        .await;
+    fake.answer(
+        "POST",
+        &format!("{}/git/commits", crate::fake::BASE),
+        message(429, "Too many requests").insert_header("retry-after", "7"),
+        1,
+    )
+    .await;
     let publisher = fake.publisher();
 
     let error = publisher.publish(&round_one()).await.unwrap_err();
     assert_eq!(retry_after(&error), Some(Duration::from_secs(7)));
     let published = publisher.publish(&round_one()).await.unwrap();
 
-    assert_eq!(
-        fake.state.lock().unwrap().main.as_ref(),
-        Some(&published.commit_sha)
-    );
+    assert_eq!(fake.main(), Some(published.commit_sha));
 }
 
 #[tokio::test]
 async fn a_server_error_is_retryable_and_the_repository_post_is_not_repeated() {
     let fake = FakeGithub::start().await;
-    Mock::given(method("POST"))
-        .and(path("/user/repos"))
-        .respond_with(message(502, "Server Error"))
-        .expect(1)
-        .mount(&fake.api)
+    fake.answer("POST", "/user/repos", message(502, "Server Error"), 1)
         .await;
 
     let error = fake.publisher().publish(&round_one()).await.unwrap_err();
@@ -119,12 +86,13 @@ async fn a_server_error_is_retryable_and_the_repository_post_is_not_repeated() {
 #[tokio::test]
 async fn a_timeout_is_retryable_and_the_repository_post_is_not_repeated() {
     let fake = FakeGithub::start().await;
-    Mock::given(method("POST"))
-        .and(path("/user/repos"))
-        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(4)))
-        .expect(1)
-        .mount(&fake.api)
-        .await;
+    fake.answer(
+        "POST",
+        "/user/repos",
+        ResponseTemplate::new(201).set_delay(Duration::from_secs(4)),
+        1,
+    )
+    .await;
 
     let started = std::time::Instant::now();
     let error = fake.publisher().publish(&round_one()).await.unwrap_err();
@@ -156,11 +124,7 @@ async fn an_unreachable_github_is_retryable() {
 #[tokio::test]
 async fn bad_credentials_are_permanent_and_name_the_token() {
     let fake = FakeGithub::start().await;
-    Mock::given(method("GET"))
-        .and(path("/user"))
-        .respond_with(message(401, "Bad credentials"))
-        .expect(1)
-        .mount(&fake.api)
+    fake.answer("GET", "/user", message(401, "Bad credentials"), 1)
         .await;
 
     let reason = permanent(fake.publisher().publish(&round_one()).await.unwrap_err());
@@ -173,15 +137,13 @@ async fn bad_credentials_are_permanent_and_name_the_token() {
 #[tokio::test]
 async fn a_token_without_permission_is_permanent() {
     let fake = FakeGithub::start().await;
-    Mock::given(method("POST"))
-        .and(path("/user/repos"))
-        .respond_with(message(
-            403,
-            "Resource not accessible by personal access token",
-        ))
-        .expect(1)
-        .mount(&fake.api)
-        .await;
+    fake.answer(
+        "POST",
+        "/user/repos",
+        message(403, "Resource not accessible by personal access token"),
+        1,
+    )
+    .await;
 
     let reason = permanent(fake.publisher().publish(&round_one()).await.unwrap_err());
 
@@ -195,11 +157,7 @@ async fn a_token_without_permission_is_permanent() {
 #[tokio::test]
 async fn an_unknown_organization_is_permanent_and_names_the_owner() {
     let fake = FakeGithub::start().await;
-    Mock::given(method("POST"))
-        .and(path("/orgs/acme/repos"))
-        .respond_with(message(404, "Not Found"))
-        .expect(1)
-        .mount(&fake.api)
+    fake.answer("POST", "/orgs/acme/repos", message(404, "Not Found"), 1)
         .await;
 
     let reason = permanent(

@@ -14,8 +14,8 @@ use git2::{ObjectType, Oid};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::{
-    Mock, MockServer, Request, ResponseTemplate,
-    matchers::{method, path, path_regex, query_param},
+    Match, Mock, MockServer, Request, ResponseTemplate,
+    matchers::{method, path, path_regex},
 };
 use worker::publish::github::{GithubOptions, GithubPublisher, GithubSettings};
 
@@ -147,6 +147,11 @@ impl FakeGithub {
         self.calls().await.iter().filter(|c| *c == call).count()
     }
 
+    /// The commit `main` points at.
+    pub fn main(&self) -> Option<String> {
+        self.state.lock().unwrap().main.clone()
+    }
+
     /// The files on `main`, as (path, bytes), sorted.
     pub fn files_on_main(&self) -> Vec<(String, Vec<u8>)> {
         let s = self.state.lock().unwrap();
@@ -162,20 +167,20 @@ impl FakeGithub {
     async fn mount_defaults(&self) {
         let state = &self.state;
         let site = self.pages_url();
-        self.mount("GET", "/user", state, |s, _| {
+        self.mount("GET", path("/user"), state, |s, _| {
             ok(200, json!({ "login": s.login }))
         })
         .await;
         let create = |s: &mut State, _: &Request| s.create_repo();
-        self.mount("POST", "/user/repos", state, create).await;
-        self.mount_regex("POST", r"^/orgs/[^/]+/repos$", state, create)
+        self.mount("POST", path("/user/repos"), state, create).await;
+        self.mount("POST", path_regex(r"^/orgs/[^/]+/repos$"), state, create)
             .await;
-        self.mount("GET", BASE, state, |s, _| match &s.repo_owner {
+        self.mount("GET", path(BASE), state, |s, _| match &s.repo_owner {
             Some(owner) => ok(200, repo_json(owner, &s.default_branch)),
             None => message(404, "Not Found"),
         })
         .await;
-        self.mount("GET", &format!("{BASE}/git/ref/heads/main"), state, |s, _| {
+        self.mount("GET", path(format!("{BASE}/git/ref/heads/main")), state, |s, _| {
             if s.empty_answers > 0 {
                 s.empty_answers -= 1;
                 return message(409, "Git Repository is empty.");
@@ -187,34 +192,33 @@ impl FakeGithub {
         })
         .await;
         let commits = format!(r"^{BASE}/git/commits/[0-9a-f]{{40}}$");
-        self.mount_regex("GET", &commits, state, |s, r| match s.commits.get(last(r)) {
+        self.mount("GET", path_regex(commits), state, |s, r| match s.commits.get(last(r)) {
             Some(c) => ok(200, json!({ "sha": last(r), "tree": { "sha": c.tree }, "parents": c.parents.iter().map(|p| json!({ "sha": p })).collect::<Vec<_>>() })),
             None => message(404, "Not Found"),
         })
         .await;
         let trees = format!(r"^{BASE}/git/trees/[0-9a-f]{{40}}$");
-        Mock::given(method("GET"))
-            .and(path_regex(trees))
-            .and(query_param("recursive", "1"))
-            .respond_with(responder(state, |s, r| match s.trees.get(last(r)) {
-                Some(entries) => ok(200, json!({
+        self.mount("GET", path_regex(trees), state, |s, r| {
+            // Only recursive listings: the publisher wants every blob.
+            let recursive = r.url.query_pairs().any(|(k, v)| k == "recursive" && v == "1");
+            match s.trees.get(last(r)) {
+                Some(entries) if recursive => ok(200, json!({
                     "sha": last(r),
                     "truncated": false,
                     "tree": entries.iter().map(|(p, b)| json!({ "path": p, "mode": "100644", "type": "blob", "sha": b })).collect::<Vec<_>>(),
                 })),
-                None => message(404, "Not Found"),
-            }))
-            .with_priority(10)
-            .mount(&self.api)
-            .await;
-        self.mount("POST", &format!("{BASE}/git/blobs"), state, |s, r| {
+                _ => message(404, "Not Found"),
+            }
+        })
+        .await;
+        self.mount("POST", path(format!("{BASE}/git/blobs")), state, |s, r| {
             let body: Value = serde_json::from_slice(&r.body).unwrap();
             assert_eq!(body["encoding"], "base64");
             let bytes = BASE64.decode(body["content"].as_str().unwrap()).unwrap();
             ok(201, json!({ "sha": s.write_blob(bytes) }))
         })
         .await;
-        self.mount("POST", &format!("{BASE}/git/trees"), state, |s, r| {
+        self.mount("POST", path(format!("{BASE}/git/trees")), state, |s, r| {
             let body: Value = serde_json::from_slice(&r.body).unwrap();
             let entries: Vec<(String, String)> = body["tree"]
                 .as_array()
@@ -233,27 +237,34 @@ impl FakeGithub {
             ok(201, json!({ "sha": s.write_tree(entries) }))
         })
         .await;
-        self.mount("POST", &format!("{BASE}/git/commits"), state, |s, r| {
-            let body: Value = serde_json::from_slice(&r.body).unwrap();
-            let tree = body["tree"].as_str().unwrap().to_owned();
-            let parents: Vec<String> = body["parents"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_str().unwrap().to_owned())
-                .collect();
-            if !s.trees.contains_key(&tree) || parents.iter().any(|p| !s.commits.contains_key(p)) {
-                return message(422, "Object does not exist");
-            }
-            ok(
-                201,
-                json!({ "sha": s.write_commit(tree, parents, &r.body) }),
-            )
-        })
+        self.mount(
+            "POST",
+            path(format!("{BASE}/git/commits")),
+            state,
+            |s, r| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap();
+                let tree = body["tree"].as_str().unwrap().to_owned();
+                let parents: Vec<String> = body["parents"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.as_str().unwrap().to_owned())
+                    .collect();
+                if !s.trees.contains_key(&tree)
+                    || parents.iter().any(|p| !s.commits.contains_key(p))
+                {
+                    return message(422, "Object does not exist");
+                }
+                ok(
+                    201,
+                    json!({ "sha": s.write_commit(tree, parents, &r.body) }),
+                )
+            },
+        )
         .await;
         self.mount(
             "PATCH",
-            &format!("{BASE}/git/refs/heads/main"),
+            path(format!("{BASE}/git/refs/heads/main")),
             state,
             |s, r| {
                 let body: Value = serde_json::from_slice(&r.body).unwrap();
@@ -273,7 +284,7 @@ impl FakeGithub {
             },
         )
         .await;
-        self.mount("POST", &format!("{BASE}/git/refs"), state, |s, r| {
+        self.mount("POST", path(format!("{BASE}/git/refs")), state, |s, r| {
             let body: Value = serde_json::from_slice(&r.body).unwrap();
             if body["ref"] != "refs/heads/main" || s.main.is_some() {
                 return message(422, "Reference already exists");
@@ -287,7 +298,7 @@ impl FakeGithub {
         .await;
         let page = json!({ "html_url": site, "source": { "branch": "main", "path": "/" } });
         let created = page.clone();
-        self.mount("POST", &format!("{BASE}/pages"), state, move |s, _| {
+        self.mount("POST", path(format!("{BASE}/pages")), state, move |s, _| {
             if s.pages {
                 return message(409, "GitHub Pages is already enabled.");
             }
@@ -295,7 +306,7 @@ impl FakeGithub {
             ok(201, created.clone())
         })
         .await;
-        self.mount("GET", &format!("{BASE}/pages"), state, move |s, _| {
+        self.mount("GET", path(format!("{BASE}/pages")), state, move |s, _| {
             if s.pages {
                 ok(200, page.clone())
             } else {
@@ -305,42 +316,32 @@ impl FakeGithub {
         .await;
     }
 
-    async fn mount<F>(&self, verb: &str, at: &str, state: &Arc<Mutex<State>>, f: F)
+    /// A default endpoint: priority 10, so a test's own mock (priority
+    /// 5) answers first.
+    async fn mount<F>(&self, verb: &str, at: impl Match + 'static, state: &Arc<Mutex<State>>, f: F)
     where
         F: Fn(&mut State, &Request) -> ResponseTemplate + Send + Sync + 'static,
     {
+        let state = state.clone();
+        Mock::given(method(verb))
+            .and(at)
+            .respond_with(move |request: &Request| f(&mut state.lock().unwrap(), request))
+            .with_priority(10)
+            .mount(&self.api)
+            .await;
+    }
+
+    /// A test's own answer to `verb at`, expected exactly `times` times
+    /// (and given no more often).
+    pub async fn answer(&self, verb: &str, at: &str, answer: ResponseTemplate, times: u64) {
         Mock::given(method(verb))
             .and(path(at))
-            .respond_with(responder(state, f))
-            .with_priority(10)
+            .respond_with(answer)
+            .up_to_n_times(times)
+            .expect(times)
             .mount(&self.api)
             .await;
     }
-
-    async fn mount_regex<F>(&self, verb: &str, at: &str, state: &Arc<Mutex<State>>, f: F)
-    where
-        F: Fn(&mut State, &Request) -> ResponseTemplate + Send + Sync + 'static,
-    {
-        Mock::given(method(verb))
-            .and(path_regex(at))
-            .respond_with(responder(state, f))
-            .with_priority(10)
-            .mount(&self.api)
-            .await;
-    }
-}
-
-/// Default mocks have priority 10, so a test's own mock (priority 5, or
-/// 1) answers first.
-fn responder<F>(
-    state: &Arc<Mutex<State>>,
-    f: F,
-) -> impl Fn(&Request) -> ResponseTemplate + Send + Sync + 'static
-where
-    F: Fn(&mut State, &Request) -> ResponseTemplate + Send + Sync + 'static,
-{
-    let state = state.clone();
-    move |request: &Request| f(&mut state.lock().unwrap(), request)
 }
 
 impl State {

@@ -5,9 +5,11 @@ mod fake;
 mod pages;
 mod publish;
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use pagesmith::{bundle::BundleFile, domain::SitePath};
-use worker::publish::PublishRequest;
+use worker::publish::{PublishError, PublishRequest};
 
 /// Not valid UTF-8: sent base64 like everything else, byte for byte.
 pub const LOGO: &[u8] = b"\x89PNG\r\n\x1a\n\x00\xff\xfe";
@@ -46,4 +48,23 @@ pub fn round_two() -> PublishRequest {
         ],
         "Round 2: sales\n\nPublished by pagesmith (version 2).",
     )
+}
+
+/// The `retry_after` of a retryable error; a permanent one fails the test.
+pub fn retry_after(error: &PublishError) -> Option<Duration> {
+    match error {
+        PublishError::Retryable { retry_after, .. } => *retry_after,
+        PublishError::Permanent(reason) => panic!("expected retryable, got permanent: {reason}"),
+    }
+}
+
+/// The reason of a permanent error, which never holds the token.
+pub fn permanent(error: PublishError) -> String {
+    match error {
+        PublishError::Permanent(reason) => {
+            assert!(!reason.contains(fake::TOKEN), "the token leaked: {reason}");
+            reason
+        }
+        other => panic!("expected permanent, got {other:?}"),
+    }
 }

@@ -34,6 +34,14 @@ fn build(status: &str, commit: &str) -> ResponseTemplate {
     }))
 }
 
+/// `wait_for_pages` for our commit, with `within` to go.
+async fn wait(fake: &FakeGithub, within: Duration) -> Result<PagesStatus, PublishError> {
+    let until = Instant::now() + within;
+    fake.publisher()
+        .wait_for_pages(&published(fake), until)
+        .await
+}
+
 async fn latest_build(fake: &FakeGithub, answer: ResponseTemplate, times: Option<u64>) {
     let mock = Mock::given(method("GET"))
         .and(path(format!("{BASE}/pages/builds/latest")))
@@ -67,12 +75,7 @@ async fn pages_are_built_once_the_latest_build_is_ours_and_the_site_answers() {
     site_answers(&fake, 404, Some(1)).await;
     site_answers(&fake, 200, None).await;
 
-    let until = Instant::now() + Duration::from_secs(10);
-    let status = fake
-        .publisher()
-        .wait_for_pages(&published(&fake), until)
-        .await
-        .unwrap();
+    let status = wait(&fake, Duration::from_secs(10)).await.unwrap();
 
     assert_eq!(status, PagesStatus::Built);
     let builds = format!("GET {BASE}/pages/builds/latest");
@@ -93,12 +96,7 @@ async fn pages_are_pending_at_the_deadline() {
     site_answers(&fake, 200, None).await;
 
     let started = Instant::now();
-    let until = started + Duration::from_millis(300);
-    let status = fake
-        .publisher()
-        .wait_for_pages(&published(&fake), until)
-        .await
-        .unwrap();
+    let status = wait(&fake, Duration::from_millis(300)).await.unwrap();
 
     assert_eq!(status, PagesStatus::Pending);
     let took = started.elapsed();
@@ -119,12 +117,7 @@ async fn pages_built_but_not_yet_served_are_pending_at_the_deadline() {
     latest_build(&fake, build("built", OURS), None).await;
     site_answers(&fake, 404, None).await;
 
-    let until = Instant::now() + Duration::from_millis(200);
-    let status = fake
-        .publisher()
-        .wait_for_pages(&published(&fake), until)
-        .await
-        .unwrap();
+    let status = wait(&fake, Duration::from_millis(200)).await.unwrap();
 
     assert_eq!(status, PagesStatus::Pending);
     // Once built, only the pages are polled.
@@ -145,12 +138,7 @@ async fn a_failed_pages_build_is_reported() {
     }));
     latest_build(&fake, errored, None).await;
 
-    let until = Instant::now() + Duration::from_secs(10);
-    let error = fake
-        .publisher()
-        .wait_for_pages(&published(&fake), until)
-        .await
-        .unwrap_err();
+    let error = wait(&fake, Duration::from_secs(10)).await.unwrap_err();
 
     assert!(
         matches!(&error, PublishError::Permanent(m) if m.contains("Page build failed.")),
@@ -168,12 +156,7 @@ async fn a_rate_limited_poll_waits_and_polls_again() {
     latest_build(&fake, build("built", OURS), None).await;
     site_answers(&fake, 200, None).await;
 
-    let until = Instant::now() + Duration::from_secs(10);
-    let status = fake
-        .publisher()
-        .wait_for_pages(&published(&fake), until)
-        .await
-        .unwrap();
+    let status = wait(&fake, Duration::from_secs(10)).await.unwrap();
 
     assert_eq!(status, PagesStatus::Built);
     assert_eq!(

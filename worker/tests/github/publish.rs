@@ -11,7 +11,7 @@ use worker::publish::{PublishError, Publisher};
 use crate::{
     LOGO,
     fake::{BASE, FakeGithub, OWNER, TOKEN, message},
-    request, round_one, round_two,
+    permanent, request, retry_after, round_one, round_two,
 };
 
 fn commits() -> String {
@@ -84,7 +84,7 @@ async fn round_one_creates_the_repo_commits_once_and_enables_pages() {
     paths.sort();
     assert_eq!(paths, [".nojekyll", "img/logo.png", "index.html"]);
     // One commit on auto_init's commit, with whole-second fixed dates.
-    let state_main = fake.state.lock().unwrap().main.clone().unwrap();
+    let state_main = fake.main().unwrap();
     let commit = &fake.bodies("POST", &commits()).await[0];
     let person = json!({
         "name": "pagesmith",
@@ -153,10 +153,7 @@ async fn round_two_commits_onto_main_and_keeps_the_pages_url() {
     let commit = &fake.bodies("POST", &commits()).await[1];
     assert_eq!(commit["parents"], json!([first.commit_sha]));
     assert_ne!(second.commit_sha, first.commit_sha);
-    assert_eq!(
-        fake.state.lock().unwrap().main.as_ref(),
-        Some(&second.commit_sha)
-    );
+    assert_eq!(fake.main(), Some(second.commit_sha));
     assert_eq!(second.pages_url, first.pages_url);
     assert_eq!(second.repo_url, first.repo_url);
     let on_main: Vec<String> = fake.files_on_main().into_iter().map(|f| f.0).collect();
@@ -167,21 +164,18 @@ async fn round_two_commits_onto_main_and_keeps_the_pages_url() {
 async fn a_retry_after_a_failure_midway_makes_no_second_commit() {
     let fake = FakeGithub::start().await;
     // main moves, then enabling Pages fails once.
-    Mock::given(method("POST"))
-        .and(path(format!("{BASE}/pages")))
-        .respond_with(message(502, "Bad Gateway"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&fake.api)
-        .await;
+    fake.answer(
+        "POST",
+        &format!("{BASE}/pages"),
+        message(502, "Bad Gateway"),
+        1,
+    )
+    .await;
     let publisher = fake.publisher();
 
     let failed = publisher.publish(&round_one()).await.unwrap_err();
-    assert!(
-        matches!(failed, PublishError::Retryable { .. }),
-        "{failed:?}"
-    );
-    let main = fake.state.lock().unwrap().main.clone().unwrap();
+    retry_after(&failed);
+    let main = fake.main().unwrap();
 
     let published = publisher.publish(&round_one()).await.unwrap();
 
@@ -200,20 +194,17 @@ async fn a_retry_after_a_failure_midway_makes_no_second_commit() {
 #[tokio::test]
 async fn a_retry_after_the_ref_update_failed_makes_the_same_commit() {
     let fake = FakeGithub::start().await;
-    Mock::given(method("PATCH"))
-        .and(path(format!("{BASE}/git/refs/heads/main")))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&fake.api)
-        .await;
+    fake.answer(
+        "PATCH",
+        &format!("{BASE}/git/refs/heads/main"),
+        ResponseTemplate::new(500),
+        1,
+    )
+    .await;
     let publisher = fake.publisher();
 
     let failed = publisher.publish(&round_one()).await.unwrap_err();
-    assert!(
-        matches!(failed, PublishError::Retryable { .. }),
-        "{failed:?}"
-    );
+    retry_after(&failed);
     let published = publisher.publish(&round_one()).await.unwrap();
 
     // Same tree, parent, message and dates: the same commit object again,
@@ -246,10 +237,7 @@ async fn an_existing_repository_of_ours_is_adopted() {
         fake.bodies("POST", &commits()).await[0]["parents"],
         json!([seeded])
     );
-    assert_eq!(
-        fake.state.lock().unwrap().main.as_ref(),
-        Some(&published.commit_sha)
-    );
+    assert_eq!(fake.main(), Some(published.commit_sha));
 }
 
 #[tokio::test]
@@ -257,20 +245,16 @@ async fn a_name_taken_by_someone_else_is_permanent() {
     let fake = FakeGithub::start().await;
     fake.seed_repo(OWNER, &[("index.html", b"theirs")]);
     // GitHub redirects a renamed or transferred repository to its new home.
-    Mock::given(method("GET"))
-        .and(path(BASE))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(crate::fake::repo_json("mallory", "main")),
-        )
-        .expect(1)
-        .mount(&fake.api)
-        .await;
+    fake.answer(
+        "GET",
+        BASE,
+        ResponseTemplate::new(200).set_body_json(crate::fake::repo_json("mallory", "main")),
+        1,
+    )
+    .await;
 
-    let error = fake.publisher().publish(&round_one()).await.unwrap_err();
+    let reason = permanent(fake.publisher().publish(&round_one()).await.unwrap_err());
 
-    let PublishError::Permanent(reason) = error else {
-        panic!("{error:?}")
-    };
     assert!(reason.contains("octo/site-abc123 is taken"), "{reason}");
     assert!(reason.contains("mallory"), "{reason}");
     assert!(!fake.calls().await.iter().any(|c| c.contains("/git/")));
@@ -287,10 +271,7 @@ async fn an_empty_repository_is_retried_until_github_has_initialized_it() {
         fake.count(&format!("GET {BASE}/git/ref/heads/main")).await,
         3
     );
-    assert_eq!(
-        fake.state.lock().unwrap().main.as_ref(),
-        Some(&published.commit_sha)
-    );
+    assert_eq!(fake.main(), Some(published.commit_sha));
 }
 
 #[tokio::test]

@@ -57,20 +57,25 @@ fn memory_repo() -> Result<Repository, git2::Error> {
 mod tests {
     use super::*;
 
-    fn file(path: &str, bytes: &[u8]) -> BundleFile {
-        BundleFile {
-            path: SitePath::parse(path).unwrap(),
-            bytes: bytes.to_vec(),
-        }
+    /// The bundle `files` with `.nojekyll` added.
+    fn site(files: &[(&str, &[u8])]) -> Vec<BundleFile> {
+        let bundle: Vec<BundleFile> = files
+            .iter()
+            .map(|(path, bytes)| BundleFile {
+                path: SitePath::parse(path).unwrap(),
+                bytes: bytes.to_vec(),
+            })
+            .collect();
+        site_files(&bundle)
     }
 
     /// The expected shas are git's own: `git hash-object`, and `git
     /// write-tree` of an index holding these files.
     #[test]
     fn shas_are_the_ones_git_computes() {
-        let files = site_files(&[
-            file("index.html", b"<h1>hi</h1>\n"),
-            file("css/site.css", b"body{}\n"),
+        let files = site(&[
+            ("index.html", b"<h1>hi</h1>\n"),
+            ("css/site.css", b"body{}\n"),
         ]);
         let tree = SiteTree::of(&files).unwrap();
         assert_eq!(
@@ -86,9 +91,9 @@ mod tests {
 
     #[test]
     fn nojekyll_is_added_once() {
-        let with = site_files(&[file(".nojekyll", b""), file("index.html", b"x")]);
+        let with = site(&[(".nojekyll", b""), ("index.html", b"x")]);
         assert_eq!(with.len(), 2);
-        let without = site_files(&[file("index.html", b"x")]);
+        let without = site(&[("index.html", b"x")]);
         assert_eq!(without.len(), 2);
         assert_eq!(without[1].path.as_str(), ".nojekyll");
     }
