@@ -238,9 +238,10 @@ impl GithubPublisher {
         };
         match reply.status {
             s if s.is_success() => Ok(None),
-            // "Update is not a fast forward", "Reference already exists",
-            // "Reference does not exist".
-            StatusCode::UNPROCESSABLE_ENTITY => Ok(Some(reply.message())),
+            // 422 "Update is not a fast forward", "Reference already
+            // exists", "Reference does not exist"; 409 when another update
+            // of the ref races ours.
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::CONFLICT => Ok(Some(reply.message())),
             _ => Err(reply.refusal(&format!("updating {BRANCH}"))),
         }
     }

@@ -32,7 +32,7 @@ pub fn refusal(status: StatusCode, headers: &HeaderMap, message: &str, what: &st
         )),
         403 => PublishError::Permanent(format!(
             "GitHub refused {what} (403: {message}); GITHUB_TOKEN lacks the permission \
-             (a classic token needs the `public_repo` scope; a fine-grained one \
+             (a classic token needs the `repo` scope; a fine-grained one \
              administration, contents and pages write access)"
         )),
         // The repository exists but GitHub is still writing its first commit.
