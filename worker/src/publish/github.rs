@@ -16,7 +16,7 @@
 
 mod api;
 mod commit;
-pub mod objects;
+mod objects;
 mod pages;
 mod policy;
 mod repo;
