@@ -17,6 +17,7 @@ use std::{
 
 use async_trait::async_trait;
 use git2::{Index, IndexEntry, IndexTime, Oid, Repository, RepositoryInitOptions, Signature, Time};
+use pagesmith::bundle::BundleFile;
 use tokio::time::Instant;
 use url::Url;
 
@@ -57,7 +58,7 @@ impl LocalPublisher {
     fn publish_blocking(&self, request: &PublishRequest) -> Result<Published, PublishError> {
         let path = self.repo_path(&request.repo_name);
         let repo = open_or_init(&path).map_err(git_error)?;
-        let tree = write_tree(&repo, request).map_err(git_error)?;
+        let tree = write_tree(&repo, &request.files).map_err(git_error)?;
         let head = repo
             .find_reference("refs/heads/main")
             .ok()
@@ -127,10 +128,11 @@ fn open_or_init(path: &Path) -> Result<Repository, git2::Error> {
     }
 }
 
-/// One tree with every file of the site, blobs written as needed.
-fn write_tree(repo: &Repository, request: &PublishRequest) -> Result<Oid, git2::Error> {
+/// One tree with every file of the site, blobs written as needed. (The
+/// GitHub publisher hashes its trees with this too, in memory.)
+pub(super) fn write_tree(repo: &Repository, files: &[BundleFile]) -> Result<Oid, git2::Error> {
     let mut index = Index::new()?;
-    for file in &request.files {
+    for file in files {
         let id = repo.blob(&file.bytes)?;
         let path = file.path.as_str().as_bytes().to_vec();
         index.add(&IndexEntry {
@@ -169,7 +171,7 @@ fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     fs::rename(tmp, path)
 }
 
-fn git_error(e: git2::Error) -> PublishError {
+pub(super) fn git_error(e: git2::Error) -> PublishError {
     PublishError::Retryable {
         reason: format!("git: {}", e.message()),
         retry_after: None,
