@@ -54,11 +54,11 @@ pub fn record_for(update: &Update, request_id: Option<String>) -> UpdateRecord {
                 chat_id: query.message.as_ref().map(|m| m.chat().id.0),
                 user_id: Some(query.from.id.0 as i64),
                 payload: JobPayload::Callback(TelegramCallback {
-                    query_id: query.id.0.clone(),
+                    query_id: storable(&query.id.0),
                     user_id: query.from.id.0 as i64,
                     chat_id: query.message.as_ref().map(|m| m.chat().id.0),
                     message_id: query.message.as_ref().map(|m| m.id().0),
-                    data: data.clone(),
+                    data: storable(data),
                 }),
             });
             ("callback_query", job)
@@ -74,7 +74,7 @@ pub fn record_for(update: &Update, request_id: Option<String>) -> UpdateRecord {
 }
 
 fn job_for_message(message: &Message) -> Option<NewJob> {
-    let text = message.text()?.trim();
+    let text = storable(message.text()?.trim());
     if text.is_empty() {
         return None;
     }
@@ -82,11 +82,11 @@ fn job_for_message(message: &Message) -> Option<NewJob> {
     // answer or to authorise, so they are ignored.
     let from = message.from.as_ref()?;
     let user_id = from.id.0 as i64;
-    let user_name = Some(from.full_name()).filter(|n| !n.trim().is_empty());
+    let user_name = Some(storable(&from.full_name())).filter(|n| !n.trim().is_empty());
     let chat_id = message.chat.id.0;
     let message_id = message.id.0;
 
-    let payload = match parse_command(text) {
+    let payload = match parse_command(&text) {
         Some((name, args)) if name == "revise" && !args.is_empty() => {
             JobPayload::Prompt(TelegramPrompt {
                 chat_id,
@@ -109,7 +109,7 @@ fn job_for_message(message: &Message) -> Option<NewJob> {
             chat_id,
             user_id,
             message_id,
-            text: text.to_owned(),
+            text,
             reply_to_message_id: message.reply_to_message().map(|m| m.id.0),
             revise: false,
             user_name,
@@ -121,6 +121,14 @@ fn job_for_message(message: &Message) -> Option<NewJob> {
         user_id: Some(user_id),
         payload,
     })
+}
+
+/// PostgreSQL cannot store NUL in `jsonb`, so an update carrying one could
+/// never be recorded: it would be answered 500 and retried by Telegram for a
+/// day. Telegram itself never sends NUL; a forged or broken update gets
+/// U+FFFD in its place, the usual mark of an unusable character.
+fn storable(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
 }
 
 /// `("status", "")` from `/status`, `("revise", "bigger logo")` from
@@ -158,6 +166,46 @@ fn kind_name(kind: &UpdateKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// From text, as the webhook reads it: teloxide's update reader needs
+    /// borrowed keys, which a `serde_json::Value` cannot lend.
+    fn parse_update(json: serde_json::Value) -> Update {
+        serde_json::from_str(&json.to_string()).unwrap()
+    }
+
+    #[test]
+    fn nul_characters_become_replacement_characters_so_the_update_can_be_stored() {
+        let update = parse_update(serde_json::json!({
+            "update_id": 1,
+            "message": {
+                "message_id": 1, "date": 1_700_000_000,
+                "chat": {"id": 10, "type": "private", "first_name": "A"},
+                "from": {"id": 10, "is_bot": false, "first_name": "A\0da"},
+                "text": "tea\0 page"
+            }
+        }));
+        let job = record_for(&update, None).job.unwrap();
+        let JobPayload::Prompt(prompt) = job.payload else {
+            panic!("a prompt")
+        };
+        assert_eq!(prompt.text, "tea\u{FFFD} page");
+        assert_eq!(prompt.user_name.as_deref(), Some("A\u{FFFD}da"));
+
+        let click = parse_update(serde_json::json!({
+            "update_id": 2,
+            "callback_query": {
+                "id": "q\0", "chat_instance": "c", "data": "approve:\0",
+                "from": {"id": 10, "is_bot": false, "first_name": "A"}
+            }
+        }));
+        let JobPayload::Callback(click) = record_for(&click, None).job.unwrap().payload else {
+            panic!("a click")
+        };
+        assert_eq!(
+            (click.query_id.as_str(), click.data.as_str()),
+            ("q\u{FFFD}", "approve:\u{FFFD}")
+        );
+    }
 
     #[test]
     fn commands_are_split_from_their_arguments() {

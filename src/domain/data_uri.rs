@@ -92,7 +92,7 @@ impl DataUri {
     pub fn check_declared_type(&self) -> Result<(), DataUriError> {
         let declared = self.media_type.as_str();
         let sniffed = sniff(&self.data);
-        let claims_sniffable = SIGNATURES.iter().any(|(t, _)| *t == declared);
+        let claims_sniffable = declared == WEBP || SIGNATURES.iter().any(|(t, _)| *t == declared);
         match sniffed {
             Some(actual)
                 if actual != declared && (claims_sniffable || declared.starts_with("text/")) =>
@@ -120,9 +120,13 @@ const SIGNATURES: &[(&str, &[u8])] = &[
     ("application/zip", b"PK\x03\x04"),
 ];
 
+/// WebP has no fixed prefix (`RIFF`, a length, then `WEBP`), so it is
+/// recognised apart from [`SIGNATURES`].
+const WEBP: &str = "image/webp";
+
 fn sniff(data: &[u8]) -> Option<&'static str> {
     if data.len() >= 12 && &data[..4] == b"RIFF" && &data[8..12] == b"WEBP" {
-        return Some("image/webp");
+        return Some(WEBP);
     }
     SIGNATURES
         .iter()
@@ -259,6 +263,32 @@ mod tests {
             data: b"a,b".to_vec(),
         };
         assert_eq!(csv.check_declared_type(), Ok(()));
+    }
+
+    #[test]
+    fn a_webp_claim_is_checked_like_the_other_recognisable_types() {
+        let webp = |data: &[u8]| DataUri {
+            media_type: "image/webp".into(),
+            data: data.to_vec(),
+        };
+        assert_eq!(
+            webp(b"RIFF\x1a\x00\x00\x00WEBPVP8 ").check_declared_type(),
+            Ok(())
+        );
+        assert!(matches!(
+            webp(b"hello world").check_declared_type(),
+            Err(DataUriError::TypeMismatch {
+                actual: "not of that type",
+                ..
+            })
+        ));
+        assert!(matches!(
+            webp(b"\x89PNG\r\n\x1a\n").check_declared_type(),
+            Err(DataUriError::TypeMismatch {
+                actual: "image/png",
+                ..
+            })
+        ));
     }
 
     proptest! {

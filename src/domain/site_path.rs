@@ -45,7 +45,7 @@ const RESERVED: &[&str] = &[
     "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
 ];
 
-/// Hidden files we write ourselves and therefore allow.
+/// Hidden files we write ourselves and therefore allow, as files at the top.
 const ALLOWED_HIDDEN: &[&str] = &[".nojekyll"];
 
 impl SitePath {
@@ -76,6 +76,9 @@ impl SitePath {
             return Err(SitePathError::ForbiddenChar(c));
         }
 
+        // The hidden files we write are files at the top, never folders: a
+        // `.nojekyll/` folder would collide with the `.nojekyll` file.
+        let alone = raw.split('/').filter(|p| !matches!(*p, "" | ".")).count() == 1;
         let mut parts = Vec::new();
         for part in raw.split('/') {
             match part {
@@ -83,7 +86,7 @@ impl SitePath {
                 ".." => return Err(SitePathError::ParentDir),
                 _ => {}
             }
-            if part.starts_with('.') && !(ALLOWED_HIDDEN.contains(&part) && parts.is_empty()) {
+            if part.starts_with('.') && !(alone && ALLOWED_HIDDEN.contains(&part)) {
                 return Err(SitePathError::Hidden(part.to_owned()));
             }
             if part.ends_with('.') || part.ends_with(' ') || part.starts_with(' ') {
@@ -170,6 +173,7 @@ mod tests {
             (".env", Hidden(".env".into())),
             ("a/.git/config", Hidden(".git".into())),
             ("sub/.nojekyll", Hidden(".nojekyll".into())),
+            ("./.nojekyll/index.html", Hidden(".nojekyll".into())),
             ("dir/", Directory),
             ("a?b", ForbiddenChar('?')),
             ("a#b", ForbiddenChar('#')),

@@ -2,6 +2,7 @@
 //! binary so they share one build and link.
 
 mod app;
+mod corpus;
 mod health;
 mod helpers;
 mod jobs;
