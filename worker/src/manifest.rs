@@ -135,6 +135,17 @@ pub fn build(
             });
     }
 
+    // A name cannot be a file and a folder at once: no file system, git
+    // tree or web server can hold both `a.html` and `a.html/b.html`.
+    for (key, file) in &files {
+        let folders = key.match_indices('/').map(|(i, _)| &key[..i]);
+        if let Some(folder) = folders.into_iter().find(|f| files.contains_key(*f)) {
+            problems.push(format!(
+                "`{}` is inside `{}`, which is a file",
+                file.path, files[folder].path
+            ));
+        }
+    }
     if files.len() > limits.max_files {
         problems.push(format!(
             "it has {} files; the limit is {}",
@@ -383,6 +394,48 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("4 files; the limit is 3"), "{err}");
+    }
+
+    #[test]
+    fn a_name_cannot_be_both_a_file_and_a_folder() {
+        let err = build(
+            &generated(&[
+                ("index.html", "x"),
+                ("a.html", "x"),
+                ("A.html/b.html", "x"),
+                ("LICENSE/terms.txt", "x"),
+            ]),
+            &[],
+            &[],
+            &SiteLimits::default(),
+            &[],
+            &fill(),
+        )
+        .unwrap_err();
+        let ManifestError::Invalid(problems) = err else {
+            panic!("invalid")
+        };
+        assert_eq!(
+            problems,
+            [
+                "`A.html/b.html` is inside `a.html`, which is a file",
+                "`LICENSE/terms.txt` is inside `LICENSE`, which is a file",
+            ]
+        );
+        // Folders that are only folders are fine.
+        build(
+            &generated(&[
+                ("index.html", "x"),
+                ("docs/a.html", "x"),
+                ("docs/b/c.html", "x"),
+            ]),
+            &[],
+            &[],
+            &SiteLimits::default(),
+            &[],
+            &fill(),
+        )
+        .unwrap();
     }
 
     #[test]
