@@ -40,19 +40,31 @@ pub fn init(format: LogFormat) {
 /// Installs the global subscriber with an explicit filter such as
 /// `info,sqlx=warn`.
 pub fn init_with_filter(format: LogFormat, filter: &str) {
+    init_to(format, filter, std::io::stdout);
+}
+
+/// Like [`init_with_filter`], writing to `writer` instead of stdout (tests
+/// capture the logs a run produces this way).
+pub fn init_to<W>(format: LogFormat, filter: &str, writer: W)
+where
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Json => registry
             .with(
                 fmt::layer()
+                    .with_writer(writer)
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false),
             )
             .try_init(),
-        LogFormat::Pretty => registry.with(fmt::layer().compact()).try_init(),
+        LogFormat::Pretty => registry
+            .with(fmt::layer().with_writer(writer).compact())
+            .try_init(),
     };
     // Err only means a subscriber is already installed.
     let _ = result;

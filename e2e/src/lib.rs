@@ -24,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
 pub const APP_SECRET: &str = "e2e-app-secret";
-const WEBHOOK_SECRET: &str = "e2e-webhook-secret";
-const BOT_TOKEN: &str = "4242:e2e-token";
+pub const WEBHOOK_SECRET: &str = "e2e-webhook-secret";
+pub const BOT_TOKEN: &str = "4242:e2e-token";
 
 /// One callback as the evaluator received it.
 #[derive(Debug, Clone)]
@@ -101,6 +101,8 @@ pub struct StackOptions {
     pub worker_concurrency: u16,
     /// Extra variables for the worker.
     pub worker_env: Vec<(&'static str, String)>,
+    /// The status every fake Bot API call answers with.
+    pub telegram_status: u16,
 }
 
 impl Default for StackOptions {
@@ -108,6 +110,7 @@ impl Default for StackOptions {
         Self {
             worker_concurrency: 4,
             worker_env: Vec::new(),
+            telegram_status: 200,
         }
     }
 }
@@ -123,7 +126,7 @@ pub struct Stack {
     pub db: TestDb,
     pub data_dir: PathBuf,
     _broker: TestBroker,
-    _telegram: MockServer,
+    pub telegram: MockServer,
     _scratch: tempfile::TempDir,
     stop: CancellationToken,
 }
@@ -134,7 +137,7 @@ impl Stack {
         let stop = CancellationToken::new();
         let db = TestDb::new().await;
         let broker = TestBroker::new().await;
-        let telegram = fake_telegram().await;
+        let telegram = fake_telegram(options.telegram_status).await;
         let scratch = tempfile::tempdir().expect("scratch dir");
         let data_dir = scratch.path().join("data");
         std::fs::create_dir_all(&data_dir).expect("data dir");
@@ -208,7 +211,7 @@ impl Stack {
             db,
             data_dir,
             _broker: broker,
-            _telegram: telegram,
+            telegram,
             _scratch: scratch,
             stop,
         }
@@ -232,6 +235,17 @@ impl Stack {
         })
     }
 
+    /// A Telegram update to the bot's webhook, with the right secret.
+    pub async fn post_update(&self, update: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("http://{}/telegram/webhook", self.bot))
+            .header("X-Telegram-Bot-Api-Secret-Token", WEBHOOK_SECRET)
+            .json(update)
+            .send()
+            .await
+            .expect("bot answers")
+    }
+
     /// `POST /app` to the bot.
     pub async fn post_app(&self, body: &Value) -> reqwest::Response {
         self.client
@@ -249,8 +263,8 @@ impl Drop for Stack {
     }
 }
 
-/// A Bot API that accepts everything.
-async fn fake_telegram() -> MockServer {
+/// A Bot API that answers every call with `status` (a message on 200).
+async fn fake_telegram(status: u16) -> MockServer {
     let server = MockServer::start().await;
     let message = json!({
         "ok": true,
@@ -261,7 +275,10 @@ async fn fake_telegram() -> MockServer {
         }
     });
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(message))
+        .respond_with(ResponseTemplate::new(status).set_body_json(match status {
+            200 => message,
+            _ => json!({"ok": false, "error_code": status, "description": "Bad Gateway"}),
+        }))
         .mount(&server)
         .await;
     server

@@ -1,0 +1,115 @@
+//! Secrets never reach the logs: a whole flow at debug level, through the
+//! paths that log the most (an LLM answering 500, Telegram answering 502, a
+//! wrong `/app` secret), with every log line captured and searched for
+//! every configured secret.
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use e2e::{APP_SECRET, BOT_TOKEN, Stack, StackOptions, WEBHOOK_SECRET};
+use pagesmith::telemetry::LogFormat;
+use serde_json::json;
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+
+const LLM_KEY: &str = "sk-e2e-llm-key-that-must-not-leak";
+const WRONG_SECRET: &str = "a-guess-that-must-not-be-logged-either";
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_configured_secret_appears_in_any_log_line() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    pagesmith::telemetry::init_to(LogFormat::Json, "debug", move || writer.clone());
+
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("upstream failure"))
+        .mount(&llm)
+        .await;
+    let stack = Stack::start(StackOptions {
+        worker_env: vec![
+            ("LLM_API_KEY", LLM_KEY.to_owned()),
+            ("LLM_BASE_URL", format!("{}/v1", llm.uri())),
+        ],
+        telegram_status: 502,
+        ..StackOptions::default()
+    })
+    .await;
+
+    // A wrong secret is refused (and its value is not logged).
+    let mut refused = stack.app_request("logged", 1, "n-refused", "A page.");
+    refused["secret"] = json!(WRONG_SECRET);
+    assert_eq!(stack.post_app(&refused).await.status(), 403);
+
+    // An /app job: the LLM fails (with the key in its request), the
+    // built-in generator takes over, the site is published and called back.
+    let request = stack.app_request("logged", 1, "n-logged", "A page titled Logged.");
+    assert_eq!(stack.post_app(&request).await.status(), 200);
+    stack
+        .evaluator
+        .wait_for("n-logged", Duration::from_secs(120))
+        .await;
+
+    // A Telegram prompt: the worker's messages to the chat fail with 502.
+    let update = json!({
+        "update_id": 9001,
+        "message": {
+            "message_id": 1, "date": 1_700_000_000,
+            "chat": {"id": 42, "type": "private", "first_name": "Ada"},
+            "from": {"id": 42, "is_bot": false, "first_name": "Ada"},
+            "text": "A site for my bakery"
+        }
+    });
+    assert_eq!(stack.post_update(&update).await.status(), 200);
+    testkit::eventually(
+        "the worker to call Telegram",
+        Duration::from_secs(60),
+        || async {
+            let calls = stack.telegram.received_requests().await.unwrap_or_default();
+            (!calls.is_empty()).then_some(())
+        },
+    )
+    .await;
+    // Let the failing calls be retried and logged.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    drop(stack);
+
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let lines = text.lines().count();
+    assert!(lines > 100, "the flow logged only {lines} lines");
+    assert!(
+        text.contains("502") || text.contains("Bad Gateway"),
+        "Telegram's failure is logged"
+    );
+    let token_secret = BOT_TOKEN.split_once(':').unwrap().1;
+    for (name, secret) in [
+        ("APP_SECRET", APP_SECRET),
+        ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("TELEGRAM_BOT_TOKEN", token_secret),
+        ("LLM_API_KEY", LLM_KEY),
+        ("the wrong /app secret", WRONG_SECRET),
+    ] {
+        let leaks: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(secret))
+            .take(3)
+            .collect();
+        assert!(leaks.is_empty(), "{name} appears in the logs: {leaks:#?}");
+    }
+}
