@@ -20,6 +20,8 @@ pub struct Environment {
     pub publisher: Arc<dyn Publisher>,
     pub bundles: BundleStore,
     pub topology: Topology,
+    /// Per-chat LLM generation limits (`CHAT_LLM_*`), if on.
+    pub chat_limiter: Option<crate::rate_limit::ChatLimiter>,
 }
 
 impl Environment {

@@ -13,6 +13,7 @@ pub mod metrics_server;
 pub mod pipeline;
 pub mod process;
 pub mod publish;
+pub mod rate_limit;
 pub mod secrets;
 pub mod settings;
 pub mod stages;

@@ -25,6 +25,10 @@ pub struct Settings {
     /// Present when `LLM_API_KEY` is set; otherwise the built-in generator
     /// writes every site.
     pub llm: Option<LlmSettings>,
+    /// `CHAT_LLM_PER_HOUR` (default 30; 0 turns the limit off) and
+    /// `CHAT_LLM_BURST` (default 5): LLM generations a Telegram chat may
+    /// start, to protect the LLM budget. `None` when off.
+    pub chat_llm_quota: Option<(std::num::NonZeroU32, std::num::NonZeroU32)>,
     /// `TELEGRAM_BOT_TOKEN`: without it, nothing is sent to Telegram.
     pub telegram_token: Option<SecretString>,
     /// `TELEGRAM_API_URL` (default `https://api.telegram.org`).
@@ -216,6 +220,20 @@ impl Settings {
             );
         }
 
+        let per_hour: u32 = env.parse_or("CHAT_LLM_PER_HOUR", 30);
+        let burst: u32 = env.parse_or("CHAT_LLM_BURST", 5);
+        let chat_llm_quota = match (
+            std::num::NonZeroU32::new(per_hour),
+            std::num::NonZeroU32::new(burst),
+        ) {
+            (None, _) => None,
+            (Some(_), None) => {
+                env.reject("CHAT_LLM_BURST", "must be at least 1");
+                None
+            }
+            (Some(per_hour), Some(burst)) => Some((per_hour, burst)),
+        };
+
         let metrics_addr = env.parse_or(
             "WORKER_METRICS_ADDR",
             SocketAddr::from(([127, 0, 0, 1], 9102)),
@@ -239,6 +257,7 @@ impl Settings {
             max_attempts,
             run_timeout,
             llm,
+            chat_llm_quota,
             telegram_token,
             telegram_api_url,
             preview_base_url,

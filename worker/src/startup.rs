@@ -13,6 +13,7 @@ use crate::{
     generator::{Generator, builtin::BuiltinGenerator, llm::LlmGenerator},
     metrics_server,
     publish::{Publisher, github::GithubPublisher, local::LocalPublisher},
+    rate_limit::ChatLimiter,
     settings::{PublisherChoice, Settings},
     telegram::Telegram,
 };
@@ -52,6 +53,9 @@ impl Worker {
                 settings.telegram_api_url.clone(),
             ),
             bundles: BundleStore::new(settings.common.data_dir.clone()),
+            chat_limiter: settings
+                .chat_llm_quota
+                .map(|(per_hour, burst)| ChatLimiter::new(per_hour, burst)),
             topology: Topology::new(settings.common.queue_prefix.clone()),
             generator,
             fallback,

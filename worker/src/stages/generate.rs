@@ -35,6 +35,29 @@ pub fn budget(env: &Environment, ctx: &Context) -> Option<std::time::Duration> {
     )
 }
 
+/// A Telegram prompt that would spend LLM budget takes one generation from
+/// its chat's allowance (see `rate_limit`); over it, the job ends with the
+/// time to wait. A retried or redelivered job already took its one.
+fn check_chat_limit(env: &Environment, ctx: &Context) -> Result<(), JobError> {
+    let (Some(limiter), Some(chat_id), None) = (&env.chat_limiter, ctx.chat_id, &ctx.app) else {
+        return Ok(());
+    };
+    if env.settings.llm.is_none() || ctx.job.attempts > 1 || ctx.job.llm_failures > 0 {
+        return Ok(());
+    }
+    limiter.check(chat_id).map_err(|wait| {
+        metrics::counter!("pagesmith_chat_rate_limited_total").increment(1);
+        JobError::permanent(
+            format!("chat {chat_id} is over its LLM generation limit"),
+            format!(
+                "You've asked for a lot of sites in a short time, and each one costs real \
+                 compute. Please send this again in {}.",
+                crate::rate_limit::in_words(wait)
+            ),
+        )
+    })
+}
+
 /// The job's validated generation: loaded if it already committed, else
 /// generated, validated and committed now (moving the job to `checking`).
 pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<GeneratedFile>, JobError> {
@@ -42,6 +65,7 @@ pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<Generate
         return Ok(done);
     }
     let mut llm_failures = ctx.job.llm_failures;
+    check_chat_limit(env, ctx)?;
     loop {
         let budget = budget(env, ctx);
         // Too close to an /app deadline for an LLM round trip: the built-in

@@ -376,3 +376,52 @@ async fn two_deliveries_at_once_run_the_job_once() {
     first.await.unwrap().unwrap();
     assert_eq!(w.count("SELECT count(*) FROM versions").await, 1);
 }
+
+#[tokio::test]
+async fn a_chat_over_its_llm_allowance_is_told_when_to_come_back() {
+    let w = spawn(
+        vec![
+            Step::Files(good_site("One")),
+            Step::Files(good_site("Two")),
+            Step::Files(good_site("Other chat")),
+        ],
+        vec![],
+        &[("CHAT_LLM_PER_HOUR", "6"), ("CHAT_LLM_BURST", "2")],
+    )
+    .await;
+    for text in ["A first site", "A second site"] {
+        let job = w.prompt(text, None).await;
+        process(&w.env, job).await.unwrap();
+        assert_eq!(w.state(job).await, "preview_ready");
+    }
+
+    // The third fails for good (the consumer then tells the user and
+    // dead-letters it), before any LLM call.
+    let third = w.prompt("A third site", None).await;
+    let err = process(&w.env, third).await.unwrap_err();
+    assert!(matches!(err, JobError::Permanent { .. }), "{err:?}");
+    assert!(
+        err.user_message()
+            .contains("send this again in about 10 minutes"),
+        "{}",
+        err.user_message()
+    );
+    assert_eq!(w.llm.calls(), 2, "the third prompt spent no LLM call");
+
+    // Another chat has its own allowance.
+    let other = w
+        .insert_job(pagesmith::domain::JobPayload::Prompt(
+            pagesmith::domain::job::TelegramPrompt {
+                chat_id: 888,
+                user_id: 888,
+                message_id: 1,
+                text: "A site for another chat".into(),
+                reply_to_message_id: None,
+                revise: false,
+                user_name: None,
+            },
+        ))
+        .await;
+    process(&w.env, other).await.unwrap();
+    assert_eq!(w.state(other).await, "preview_ready");
+}
