@@ -213,6 +213,16 @@ pub async fn fake_telegram() -> MockServer {
 }
 
 impl TestWorker {
+    /// The same worker, publishing through `publisher`.
+    pub fn with_publisher(self, publisher: Arc<dyn worker::publish::Publisher>) -> Self {
+        let mut env = Arc::try_unwrap(self.env).ok().expect("sole owner");
+        env.publisher = publisher;
+        Self {
+            env: Arc::new(env),
+            ..self
+        }
+    }
+
     /// A job as the bot records it, without the outbox (tests drive it).
     pub async fn insert_job(&self, payload: JobPayload) -> Uuid {
         let id = Uuid::new_v4();

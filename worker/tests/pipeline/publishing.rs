@@ -1,13 +1,21 @@
 //! Approval, the local publisher and the evaluation callback.
 
-use std::{process::Command, time::Duration};
+use std::{
+    process::Command,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use serde_json::json;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{method, path},
 };
-use worker::{error::JobError, process::process};
+use worker::{
+    error::JobError,
+    process::process,
+    publish::{PagesStatus, PublishError, PublishRequest, Published, Publisher},
+};
 
 use crate::helpers::{Step, TestWorker, good_site, spawn};
 
@@ -342,5 +350,90 @@ async fn with_review_required_an_unapproved_app_job_expires_without_a_callback()
     assert!(
         last["text"].as_str().unwrap().contains("expired"),
         "the reviewer is told"
+    );
+}
+
+/// The local publisher, with Pages that never confirm: `wait_for_pages`
+/// waits until it is told to stop and says `Pending`.
+struct SlowPages {
+    inner: Arc<dyn Publisher>,
+    waited_until: Mutex<Option<tokio::time::Instant>>,
+}
+
+#[async_trait::async_trait]
+impl Publisher for SlowPages {
+    fn name(&self) -> &'static str {
+        "slow-pages"
+    }
+
+    async fn publish(&self, request: &PublishRequest) -> Result<Published, PublishError> {
+        self.inner.publish(request).await
+    }
+
+    async fn wait_for_pages(
+        &self,
+        _published: &Published,
+        until: tokio::time::Instant,
+    ) -> Result<PagesStatus, PublishError> {
+        *self.waited_until.lock().unwrap() = Some(until);
+        tokio::time::sleep_until(until).await;
+        Ok(PagesStatus::Pending)
+    }
+}
+
+#[tokio::test]
+async fn slow_pages_still_get_a_callback_at_the_cutoff_with_pages_pending() {
+    let w = spawn(
+        vec![Step::Files(good_site("Slow"))],
+        vec![],
+        // The cut-off, normally 8 minutes after receipt, made short.
+        &[
+            ("CALLBACK_ALLOW_PRIVATE", "true"),
+            ("PAGES_CUTOFF_SECS", "2"),
+        ],
+    )
+    .await;
+    let slow = Arc::new(SlowPages {
+        inner: w.env.publisher.clone(),
+        waited_until: Mutex::new(None),
+    });
+    let w = w.with_publisher(slow.clone());
+    let eval = evaluator(0).await;
+    let started = tokio::time::Instant::now();
+    let job = w
+        .app_job(
+            "slow-pages",
+            1,
+            "n-slow",
+            &format!("{}/notify", eval.uri()),
+            600.0,
+        )
+        .await;
+
+    process(&w.env, job).await.unwrap();
+
+    let waited_until = slow
+        .waited_until
+        .lock()
+        .unwrap()
+        .expect("pages were awaited");
+    // The cut-off is 2 s after receipt; the deadline, 600 s. (The receipt
+    // time comes from PostgreSQL's clock, a moment after `started`.)
+    assert!(
+        waited_until > started + Duration::from_secs(1)
+            && waited_until < started + Duration::from_secs(10),
+        "the wait ends at the cut-off, not at the deadline: {:?} after the start",
+        waited_until - started
+    );
+    let (repo_url, sha, pages_url, pages_status) = published(&w, job).await;
+    assert_eq!(pages_status, "pending", "recorded as not yet confirmed");
+    assert_eq!(w.state(job).await, "published");
+    let bodies = callbacks(&eval).await;
+    assert_eq!(
+        bodies,
+        [
+            json!({"email": "student@example.com", "task": "slow-pages", "round": 1, "nonce": "n-slow",
+                "repo_url": repo_url, "commit_sha": sha, "pages_url": pages_url})
+        ]
     );
 }
