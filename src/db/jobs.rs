@@ -299,3 +299,35 @@ pub async fn failed_attempts(pool: &PgPool, id: Uuid) -> Result<i64, sqlx::Error
     .fetch_one(pool)
     .await
 }
+
+/// A generation job that starts with its files already chosen (a rollback):
+/// the job, in state `checking` for `project_id`'s `round`, and its queue
+/// message, in the caller's transaction. The caller saves the job's
+/// generation in the same transaction, so the pipeline finds it and writes
+/// nothing new.
+pub async fn insert_prepared(
+    conn: &mut PgConnection,
+    id: Uuid,
+    payload: &JobPayload,
+    project_id: Uuid,
+    round: i32,
+) -> Result<(), sqlx::Error> {
+    let (chat_id, user_id) = match payload {
+        JobPayload::Prompt(p) => (Some(p.chat_id), Some(p.user_id)),
+        _ => (None, None),
+    };
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, source, state, payload, chat_id, user_id, project_id, round)
+         VALUES ($1, $2, 'telegram', 'checking', $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(payload.kind().as_str())
+    .bind(serde_json::to_value(payload).expect("payloads serialize"))
+    .bind(chat_id)
+    .bind(user_id)
+    .bind(project_id)
+    .bind(round)
+    .execute(&mut *conn)
+    .await?;
+    crate::db::outbox::enqueue(conn, id, payload.kind()).await
+}

@@ -223,3 +223,84 @@ pub async fn latest(pool: &PgPool, project_id: Uuid) -> Result<Option<Version>, 
     .map(Version::try_from)
     .transpose()
 }
+
+/// One line of a project's history: a version, how its job stands, and
+/// its commit if it was published.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistoryEntry {
+    pub number: i32,
+    pub generator: String,
+    /// `[{"name", "passed", "detail"}]`, as stored.
+    pub checks: serde_json::Value,
+    /// `active`, `rejected` or `expired`.
+    pub state: String,
+    /// The state of the job that made it (`preview_ready`, `published`, …).
+    pub job_state: String,
+    pub preview_token: String,
+    pub created_at: DateTime<Utc>,
+    pub commit_sha: Option<String>,
+}
+
+impl HistoryEntry {
+    /// Self-checks passed, out of how many.
+    pub fn score(&self) -> (usize, usize) {
+        let checks: Vec<CheckResult> =
+            serde_json::from_value(self.checks.clone()).unwrap_or_default();
+        (checks.iter().filter(|c| c.passed).count(), checks.len())
+    }
+}
+
+/// A project's versions, newest first, at most `limit`.
+pub async fn history(
+    pool: &PgPool,
+    project_id: Uuid,
+    limit: i64,
+) -> Result<Vec<HistoryEntry>, sqlx::Error> {
+    sqlx::query_as::<_, HistoryEntry>(
+        "SELECT v.number, v.generator, v.checks, v.state, j.state AS job_state,
+                v.preview_token, v.created_at, p.commit_sha
+         FROM versions v
+         JOIN jobs j ON j.id = v.job_id
+         LEFT JOIN publishes p ON p.version_id = v.id
+         WHERE v.project_id = $1
+         ORDER BY v.number DESC
+         LIMIT $2",
+    )
+    .bind(project_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// The project's version with this number.
+pub async fn by_number(
+    pool: &PgPool,
+    project_id: Uuid,
+    number: i32,
+) -> Result<Option<Version>, sqlx::Error> {
+    let id: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM versions WHERE project_id = $1 AND number = $2")
+            .bind(project_id)
+            .bind(number)
+            .fetch_optional(pool)
+            .await?;
+    match id {
+        Some(id) => get(pool, id).await,
+        None => Ok(None),
+    }
+}
+
+/// The project's newest two versions, newest first.
+pub async fn latest_two(pool: &PgPool, project_id: Uuid) -> Result<Vec<Version>, sqlx::Error> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM versions WHERE project_id = $1 ORDER BY number DESC LIMIT 2",
+    )
+    .bind(project_id)
+    .fetch_all(pool)
+    .await?;
+    let mut versions = Vec::with_capacity(ids.len());
+    for id in ids {
+        versions.extend(get(pool, id).await?);
+    }
+    Ok(versions)
+}

@@ -167,7 +167,11 @@ async fn prompt_context(
     let round = job
         .round
         .unwrap_or_else(|| latest.as_ref().map_or(1, |v| v.number + 1));
-    let (previous_files, carried) = previous(env, project_id, is_revision).await?;
+    // A rollback's generation is the whole earlier site: nothing is carried.
+    let rollback = db::generations::load::<GeneratedFile>(&env.pool, job.id)
+        .await?
+        .is_some_and(|g| crate::commands::rollback::is_rollback(&g.generator));
+    let (previous_files, carried) = previous(env, project_id, is_revision && !rollback).await?;
     let request = SiteRequest {
         brief: project.brief.clone(),
         checks: Vec::new(),

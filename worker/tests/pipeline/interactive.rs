@@ -9,13 +9,18 @@ use worker::process::process;
 use crate::helpers::{CHAT, Step, TestWorker, USER, good_site, spawn};
 
 async fn command(w: &TestWorker, name: &str) -> String {
+    command_as(w, USER, name, "").await
+}
+
+/// Runs `/name args` sent by `user` and returns the bot's answer.
+pub async fn command_as(w: &TestWorker, user: i64, name: &str, args: &str) -> String {
     let job = w
         .insert_job(JobPayload::Command(TelegramCommand {
             chat_id: CHAT,
-            user_id: USER,
+            user_id: user,
             message_id: 9,
             name: name.into(),
-            args: String::new(),
+            args: args.into(),
         }))
         .await;
     process(&w.env, job).await.unwrap();
@@ -24,7 +29,7 @@ async fn command(w: &TestWorker, name: &str) -> String {
     calls.last().unwrap().1["text"].as_str().unwrap().to_owned()
 }
 
-async fn click(w: &TestWorker, user: i64, data: &str) -> (String, bool) {
+pub async fn click(w: &TestWorker, user: i64, data: &str) -> (String, bool) {
     let job = w
         .insert_job(JobPayload::Callback(TelegramCallback {
             query_id: format!("q-{}", uuid::Uuid::new_v4()),

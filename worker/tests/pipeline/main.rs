@@ -4,6 +4,7 @@
 mod consumer;
 mod generation;
 mod helpers;
+mod history;
 mod interactive;
 mod llm;
 mod publishing;

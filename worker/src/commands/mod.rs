@@ -1,5 +1,9 @@
-//! Bot commands: `/start`, `/help`, `/status`, and a friendly answer to
-//! anything else.
+//! Bot commands: `/start`, `/help`, `/status`, `/history`, `/diff`,
+//! `/rollback`, and a friendly answer to anything else.
+
+mod diff;
+mod history;
+pub mod rollback;
 
 use pagesmith::{
     db::{self, jobs::Job},
@@ -18,6 +22,9 @@ I'll write it, check it, and send you preview links.\n\n\
 Commands:\n\
 /status — your recent sites and where they stand\n\
 /revise &lt;text&gt; — change your latest site\n\
+/history — every version of your latest site, with links and scores\n\
+/diff — what changed between its last two versions\n\
+/rollback &lt;n&gt; — bring back version n as a new version to approve\n\
 /help — this message";
 
 /// Answers a command in its chat.
@@ -29,6 +36,9 @@ pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
         "start" => format!("👋 Hi! {HELP}"),
         "help" => HELP.to_owned(),
         "status" => status(env, command).await?,
+        "history" => history::run(env, command).await?,
+        "diff" => diff::run(env, command).await?,
+        "rollback" => rollback::run(env, command).await?,
         "revise" => "Tell me what to change, e.g. <code>/revise make the header blue</code> — \
                      or reply to my message about the site."
             .to_owned(),
@@ -46,7 +56,7 @@ pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
 async fn status(env: &Environment, command: &TelegramCommand) -> Result<String, JobError> {
     let jobs = db::jobs::recent_in_chat(&env.pool, command.chat_id, 5).await?;
     if jobs.is_empty() {
-        return Ok("You have no sites yet. Describe one and I'll build it!".to_owned());
+        return Ok(NO_SITE.to_owned());
     }
     let lines: Vec<String> = jobs
         .iter()
@@ -91,6 +101,16 @@ async fn status(env: &Environment, command: &TelegramCommand) -> Result<String, 
         .collect();
     Ok(format!("Your recent sites:\n\n{}", lines.join("\n")))
 }
+
+/// The project a command is about: the chat's latest.
+async fn chat_project(
+    env: &Environment,
+    command: &TelegramCommand,
+) -> Result<Option<db::projects::Project>, JobError> {
+    Ok(db::projects::latest_in_chat(&env.pool, command.chat_id).await?)
+}
+
+const NO_SITE: &str = "You have no sites yet. Describe one and I'll build it!";
 
 fn describe(state: &str) -> &'static str {
     match state.parse::<JobState>() {
