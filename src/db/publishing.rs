@@ -125,6 +125,32 @@ pub async fn record_callback_attempt(
     .await
 }
 
+/// Records the attempt the evaluator accepted and marks the callback
+/// delivered, in one transaction: either both hold or neither does.
+pub async fn record_delivery(
+    pool: &PgPool,
+    job_id: Uuid,
+    deadline_margin_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        r#"INSERT INTO callback_attempts (job_id, attempt, status_code, deadline_margin_ms)
+           SELECT $1, COALESCE(max(attempt), 0) + 1, 200, $2 FROM callback_attempts WHERE job_id = $1"#,
+        job_id,
+        deadline_margin_ms,
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE app_requests SET callback_status = 'delivered', callback_delivered_at = now()
+         WHERE job_id = $1",
+        job_id,
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
 /// Marks the callback delivered or failed.
 pub async fn set_callback_status(
     pool: &PgPool,

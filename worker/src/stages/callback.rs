@@ -17,6 +17,7 @@ use pagesmith::{
 };
 use serde::Serialize;
 use url::Url;
+use uuid::Uuid;
 
 use crate::{environment::Environment, error::JobError};
 
@@ -67,6 +68,14 @@ pub async fn deliver(
         }
         let timeout = Duration::from_millis(margin_ms as u64).min(Duration::from_secs(10));
         let outcome = attempt(env, &url, &body, timeout).await;
+        if outcome == Ok(200) {
+            record_delivery(env, app.job_id, margin_ms).await?;
+            metrics::counter!("pagesmith_callback_attempts_total", "outcome" => "ok").increment(1);
+            metrics::histogram!("pagesmith_callback_deadline_margin_seconds")
+                .record(margin_ms as f64 / 1000.0);
+            tracing::info!(job.id = %app.job_id, margin_ms, "callback delivered");
+            return Ok(());
+        }
         let (status, error) = match &outcome {
             Ok(status) => (
                 Some(i32::from(*status)),
@@ -82,24 +91,12 @@ pub async fn deliver(
             margin_ms,
         )
         .await?;
-        metrics::counter!(
-            "pagesmith_callback_attempts_total",
-            "outcome" => if status == Some(200) { "ok" } else { "failed" }
-        )
-        .increment(1);
-        match outcome {
-            Ok(200) => {
-                db::publishing::set_callback_status(&env.pool, app.job_id, "delivered").await?;
-                metrics::histogram!("pagesmith_callback_deadline_margin_seconds")
-                    .record(margin_ms as f64 / 1000.0);
-                tracing::info!(job.id = %app.job_id, margin_ms, "callback delivered");
-                return Ok(());
-            }
-            Err(reason) if reason.starts_with("refused:") => {
-                db::publishing::set_callback_status(&env.pool, app.job_id, "failed").await?;
-                return Err(JobError::permanent(format!("callback {reason}"), ""));
-            }
-            _ => {}
+        metrics::counter!("pagesmith_callback_attempts_total", "outcome" => "failed").increment(1);
+        if let Err(reason) = outcome
+            && reason.starts_with("refused:")
+        {
+            db::publishing::set_callback_status(&env.pool, app.job_id, "failed").await?;
+            return Err(JobError::permanent(format!("callback {reason}"), ""));
         }
         let left = (app.deadline - Utc::now()).to_std().unwrap_or_default();
         if delay >= left {
@@ -113,6 +110,26 @@ pub async fn deliver(
         tracing::info!(job.id = %app.job_id, ?delay, error = error.as_deref().unwrap_or(""), "callback failed; retrying");
         tokio::time::sleep(delay).await;
         delay *= 2;
+    }
+}
+
+/// The evaluator has the callback: record that, retrying the database for
+/// up to a minute. Left unrecorded, the job's retry would send the callback
+/// a second time (the fault suite's duplicate storm caught exactly that when
+/// the pool was exhausted).
+async fn record_delivery(env: &Environment, job_id: Uuid, margin_ms: i64) -> Result<(), JobError> {
+    let give_up_at = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match db::publishing::record_delivery(&env.pool, job_id, margin_ms).await {
+            Ok(()) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() + delay < give_up_at => {
+                tracing::warn!(job.id = %job_id, error = %e, retry_in = ?delay, "could not record a delivered callback");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 

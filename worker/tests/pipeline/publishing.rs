@@ -215,6 +215,63 @@ async fn round_two_commits_to_the_same_repository() {
 }
 
 #[tokio::test]
+async fn a_callback_the_evaluator_accepted_is_not_sent_again_when_recording_it_fails_once() {
+    let w = spawn(
+        vec![Step::Files(good_site("A"))],
+        vec![],
+        &[("CALLBACK_ALLOW_PRIVATE", "true")],
+    )
+    .await;
+    let eval = evaluator(0).await;
+    // The first write of an accepted callback fails, as when the pool is
+    // exhausted; nextval is not rolled back with the failed statement.
+    sqlx::raw_sql(
+        r#"CREATE SEQUENCE deliveries_seen;
+           CREATE FUNCTION fail_first_delivery() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+               IF NEW.status_code = 200 AND nextval('deliveries_seen') = 1 THEN
+                   RAISE EXCEPTION 'injected: the database failed once';
+               END IF;
+               RETURN NEW;
+           END $$;
+           CREATE TRIGGER fail_first_delivery BEFORE INSERT ON callback_attempts
+               FOR EACH ROW EXECUTE FUNCTION fail_first_delivery();"#,
+    )
+    .execute(&w.db.pool)
+    .await
+    .unwrap();
+    let job = w
+        .app_job(
+            "once-task",
+            1,
+            "n",
+            &format!("{}/notify", eval.uri()),
+            600.0,
+        )
+        .await;
+    let first = process(&w.env, job).await;
+    // A redelivery of the job, as after a failed run.
+    process(&w.env, job).await.unwrap();
+    assert!(first.is_ok(), "{first:?}");
+    assert_eq!(callbacks(&eval).await.len(), 1, "sent once");
+    let failed_writes: i64 = sqlx::query_scalar("SELECT last_value FROM deliveries_seen")
+        .fetch_one(&w.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        failed_writes, 2,
+        "the first write failed and a retry wrote it"
+    );
+    let delivered: Vec<Option<i32>> =
+        sqlx::query_scalar("SELECT status_code FROM callback_attempts WHERE job_id = $1")
+            .bind(job)
+            .fetch_all(&w.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(delivered, [Some(200)]);
+}
+
+#[tokio::test]
 async fn a_failing_evaluator_is_retried_until_it_accepts() {
     let w = spawn(
         vec![Step::Files(good_site("A"))],
