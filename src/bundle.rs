@@ -24,6 +24,7 @@ use std::{
     io::{self, Write},
     os::unix::fs::FileExt,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use serde::{Deserialize, Serialize};
@@ -153,6 +154,8 @@ impl BundleStore {
             let _ = fs::remove_dir_all(&staging);
             return Err(e);
         }
+        // The fault suite kills the worker here: staged, not yet visible.
+        fail::fail_point!("bundle-staged");
         match fs::rename(&staging, &target) {
             Ok(()) => Ok(written),
             // Someone wrote the same bundle meanwhile: theirs is identical.
@@ -165,6 +168,32 @@ impl BundleStore {
                 Err(e)
             }
         }
+    }
+
+    /// Removes staging directories older than `age`: what a writer killed
+    /// between staging and its rename leaves behind (a rerun of its job
+    /// stages afresh). `age` must exceed the longest a live writer may
+    /// take, so no one's work in progress is removed. Returns how many went.
+    pub fn sweep_staging(&self, age: Duration) -> io::Result<usize> {
+        let entries = match fs::read_dir(self.root.join("tmp")) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut swept = 0;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            let old_enough = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified.elapsed().is_ok_and(|elapsed| elapsed > age));
+            if name.to_string_lossy().starts_with("bundle-") && old_enough {
+                fs::remove_dir_all(entry.path())?;
+                swept += 1;
+            }
+        }
+        Ok(swept)
     }
 
     /// Opens a bundle: reads its manifest.
@@ -297,6 +326,32 @@ mod tests {
             path: SitePath::parse(path).unwrap(),
             bytes: bytes.to_vec(),
         }
+    }
+
+    #[test]
+    fn sweeping_removes_only_staging_older_than_the_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BundleStore::new(dir.path());
+        assert_eq!(
+            store.sweep_staging(Duration::ZERO).unwrap(),
+            0,
+            "no tmp/ yet"
+        );
+        let orphan = dir.path().join("tmp/bundle-dead");
+        fs::create_dir_all(&orphan).unwrap();
+        fs::write(orphan.join("content.bin"), b"half").unwrap();
+        fs::create_dir_all(dir.path().join("tmp/other")).unwrap();
+
+        assert_eq!(
+            store.sweep_staging(Duration::from_secs(3600)).unwrap(),
+            0,
+            "too young"
+        );
+        assert!(orphan.exists());
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(store.sweep_staging(Duration::from_millis(10)).unwrap(), 1);
+        assert!(!orphan.exists());
+        assert!(dir.path().join("tmp/other").exists(), "not a staging dir");
     }
 
     #[test]

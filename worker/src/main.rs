@@ -4,6 +4,9 @@ use worker::{Settings, Worker};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `FAILPOINTS` configures the fail points, only in a build with the
+    // `failpoints` feature (the fault suite's); elsewhere this does nothing.
+    let _failpoints = fail::FailScenario::setup();
     let settings = Settings::from_env()?;
     pagesmith::telemetry::init(settings.common.log_format);
     Worker::build(settings)

@@ -47,12 +47,20 @@ impl Worker {
             ),
         };
         tracing::info!(generator = %generator.name(), publisher = publisher.name(), "worker configured");
+        let bundles = BundleStore::new(settings.common.data_dir.clone());
+        // A worker killed mid-bundle leaves its staging behind; no live run
+        // stages for longer than the run timeout.
+        match bundles.sweep_staging(settings.run_timeout) {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "removed staging left by killed workers"),
+            Err(e) => tracing::warn!(error = %e, "could not sweep bundle staging"),
+        }
         let env = Environment {
             telegram: Telegram::new(
                 settings.telegram_token.as_ref(),
                 settings.telegram_api_url.clone(),
             ),
-            bundles: BundleStore::new(settings.common.data_dir.clone()),
+            bundles,
             chat_limiter: settings
                 .chat_llm_quota
                 .map(|(per_hour, burst)| ChatLimiter::new(per_hour, burst)),

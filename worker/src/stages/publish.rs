@@ -48,6 +48,8 @@ pub async fn run(
                         ));
                     }
                 };
+            // The fault suite kills the worker here: committed, not recorded.
+            fail::fail_point!("publish-committed");
             let record = PublishRecord {
                 version_id: version.id,
                 publisher: env.publisher.name().to_owned(),

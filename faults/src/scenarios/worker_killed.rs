@@ -1,0 +1,211 @@
+//! Scenario 1: `kill -9` the worker during generation, during bundle
+//! writing and during publishing; a restarted worker finishes every job,
+//! with one version, one commit and one callback each.
+//!
+//! Where the kill lands is checked, not assumed: the LLM call is open and
+//! no version exists; the bundle is staged on disk but no version exists;
+//! the commit is in the repository but no publish is recorded.
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::{
+    Suite,
+    ledger::{self, Accepted, AppKey},
+    report::Row,
+    system::{Options, System},
+    wait,
+};
+
+pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let mut system = System::start(
+        suite,
+        "killed",
+        Options {
+            workers: 0,
+            // Staging older than this is swept at start-up (checked below).
+            worker_env: vec![("WORKER_RUN_TIMEOUT_SECS".into(), "10".into())],
+            ..Options::default()
+        },
+    )
+    .await?;
+    let mut accepted = Accepted::default();
+
+    // During generation: the LLM takes 3 s; kill while its call is open.
+    system.llm.set_delay(Duration::from_secs(3));
+    let worker = system.start_worker(&[]).await?;
+    let key = submit(&system, "killed-generating").await?;
+    let job = job_of(&system, &key).await?;
+    wait::until(Duration::from_secs(30), || async {
+        system.llm.calls() >= 1 && state_of(&system, &job).await == "generating"
+    })
+    .await
+    .context("the job never reached the LLM")?;
+    ensure!(
+        rows_for(&system, Table::Versions, &job).await? == 0,
+        "a version already existed"
+    );
+    system.llm.set_delay(Duration::ZERO);
+    kill_and_finish(&mut system, worker, &key).await?;
+    accepted.app.push(key);
+
+    // During bundle writing: staged, before the rename makes it visible.
+    let worker = system
+        .start_worker(&[("FAILPOINTS", "bundle-staged=sleep(60000)")])
+        .await?;
+    let key = submit(&system, "killed-bundling").await?;
+    let job = job_of(&system, &key).await?;
+    let staging = system.data_dir.join("tmp");
+    wait::until(Duration::from_secs(30), || async {
+        std::fs::read_dir(&staging).is_ok_and(|mut d| d.next().is_some())
+    })
+    .await
+    .context("no bundle was ever staged")?;
+    ensure!(
+        rows_for(&system, Table::Versions, &job).await? == 0,
+        "a version already existed"
+    );
+    kill_and_finish(&mut system, worker, &key).await?;
+    accepted.app.push(key);
+
+    // During publishing: committed to the repository, not yet recorded.
+    let worker = system
+        .start_worker(&[("FAILPOINTS", "publish-committed=sleep(60000)")])
+        .await?;
+    let key = submit(&system, "killed-publishing").await?;
+    let job = job_of(&system, &key).await?;
+    wait::until(Duration::from_secs(30), || async {
+        state_of(&system, &job).await == "publishing" && commits_in_repos(&system) >= 3
+    })
+    .await
+    .context("the publish never committed")?;
+    let recorded = rows_for(&system, Table::Publishes, &job).await?;
+    ensure!(recorded == 0, "the publish was already recorded");
+    system.kill_worker(worker).await?;
+    system.start_worker(&[]).await?;
+    accepted.app.push(key);
+
+    let mut tally = ledger::settle_and_count(&system, &accepted, Duration::from_secs(120)).await?;
+
+    // The bundle kill left its staging; a worker starting once it is older
+    // than the run timeout removes it.
+    let orphaned = staging_dirs(&system);
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    system.start_worker(&[]).await?;
+    let left = staging_dirs(&system);
+    if orphaned == 0 || left != 0 {
+        tally.problems.push(format!(
+            "staging: {orphaned} orphaned by the kill, {left} left after a later start"
+        ));
+    }
+    Ok(Row {
+        scenario: "1. worker killed",
+        load: "3 `/app` jobs, one per kill point".into(),
+        faults: format!(
+            "`kill -9` during generation (LLM call open, no version), during bundle writing \
+                 (bundle staged, no version), during publishing (commit made, not recorded); \
+                 a fresh worker each time; orphaned staging swept by a later start ({orphaned} → {left})"
+        ),
+        tally,
+        took: started.elapsed(),
+    })
+}
+
+async fn submit(system: &System, task: &str) -> anyhow::Result<AppKey> {
+    let key = AppKey {
+        task: task.to_owned(),
+        round: 1,
+        nonce: format!("{task}-nonce"),
+    };
+    let status = system
+        .post_app(&system.app_request(&key.task, key.round, &key.nonce))
+        .await;
+    ensure!(
+        status.is_some_and(|s| s.is_success()),
+        "/app answered {status:?}"
+    );
+    Ok(key)
+}
+
+async fn job_of(system: &System, key: &AppKey) -> anyhow::Result<Uuid> {
+    Ok(
+        sqlx::query_scalar("SELECT job_id FROM app_requests WHERE nonce = $1")
+            .bind(&key.nonce)
+            .fetch_one(&system.pool)
+            .await?,
+    )
+}
+
+async fn state_of(system: &System, job: &Uuid) -> String {
+    sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1")
+        .bind(job)
+        .fetch_one(&system.pool)
+        .await
+        .unwrap_or_default()
+}
+
+/// Rows of `table` (versions or publishes) for the job.
+async fn rows_for(system: &System, table: Table, job: &Uuid) -> anyhow::Result<i64> {
+    let sql = match table {
+        Table::Versions => "SELECT count(*) FROM versions WHERE job_id = $1",
+        Table::Publishes => "SELECT count(*) FROM publishes WHERE job_id = $1",
+    };
+    Ok(sqlx::query_scalar(sql)
+        .bind(job)
+        .fetch_one(&system.pool)
+        .await?)
+}
+
+#[derive(Clone, Copy)]
+enum Table {
+    Versions,
+    Publishes,
+}
+
+/// `kill -9` the worker, then a fresh one must publish and call back the
+/// job; it is stopped after, so the next kill point starts clean.
+async fn kill_and_finish(system: &mut System, worker: usize, key: &AppKey) -> anyhow::Result<()> {
+    system.kill_worker(worker).await?;
+    let fresh = system.start_worker(&[]).await?;
+    wait::until(Duration::from_secs(60), || async {
+        system
+            .evaluator
+            .accepted()
+            .iter()
+            .any(|c| c.body["nonce"] == key.nonce.as_str())
+    })
+    .await
+    .with_context(|| format!("{} never called back after the restart", key.task))?;
+    system.kill_worker(fresh).await
+}
+
+/// Staging directories under DATA_DIR/tmp.
+fn staging_dirs(system: &System) -> usize {
+    std::fs::read_dir(system.data_dir.join("tmp")).map_or(0, |d| d.count())
+}
+
+/// Commits across every repository under DATA_DIR/repos.
+fn commits_in_repos(system: &System) -> usize {
+    let Ok(repos) = std::fs::read_dir(system.data_dir.join("repos")) else {
+        return 0;
+    };
+    repos
+        .flatten()
+        .filter_map(|repo| {
+            let output = std::process::Command::new("git")
+                .arg("--git-dir")
+                .arg(repo.path())
+                .args(["rev-list", "--count", "--all"])
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&output.stdout)
+                .trim()
+                .parse::<usize>()
+                .ok()
+        })
+        .sum()
+}

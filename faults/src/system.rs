@@ -1,0 +1,306 @@
+//! The real `bot`, `worker` and `preview` binaries as separate processes,
+//! wired to the private servers and the fakes, with a fresh database, queue
+//! prefix and data directory for each scenario.
+
+use std::{
+    fs::OpenOptions,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::process::{Child, Command};
+
+use crate::{
+    Suite,
+    fakes::{Evaluator, Llm, Telegram},
+    wait,
+};
+
+pub const APP_SECRET: &str = "faults-app-secret";
+pub const WEBHOOK_SECRET: &str = "faults-webhook-secret";
+const BOT_TOKEN: &str = "4242:faults-token";
+
+/// Where the binaries under test are.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    pub bot: PathBuf,
+    pub worker: PathBuf,
+    pub preview: PathBuf,
+}
+
+impl Binaries {
+    /// `bot`, `worker` and `preview` in `dir`.
+    pub fn in_dir(dir: &Path) -> anyhow::Result<Self> {
+        let found = |name: &str| {
+            let path = dir.join(name);
+            if path.is_file() {
+                Ok(path)
+            } else {
+                bail!(
+                    "{} is missing: build the binaries first (scripts/faults does)",
+                    path.display()
+                )
+            }
+        };
+        Ok(Self {
+            bot: found("bot")?,
+            worker: found("worker")?,
+            preview: found("preview")?,
+        })
+    }
+}
+
+/// How to start a [`System`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub workers: usize,
+    pub worker_concurrency: u16,
+    /// How long each LLM call takes.
+    pub llm_delay: Duration,
+    pub llm_timeout_secs: u64,
+    /// Extra variables for every worker (and its restarts).
+    pub worker_env: Vec<(String, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            worker_concurrency: 4,
+            llm_delay: Duration::ZERO,
+            llm_timeout_secs: 10,
+            worker_env: Vec::new(),
+        }
+    }
+}
+
+/// One scenario's running system.
+pub struct System {
+    pub pool: PgPool,
+    pub telegram: Telegram,
+    pub llm: Llm,
+    pub evaluator: Evaluator,
+    pub evaluation_url: String,
+    pub bot_url: String,
+    pub data_dir: PathBuf,
+    pub client: reqwest::Client,
+    binaries: Binaries,
+    logs: PathBuf,
+    env: Vec<(String, String)>,
+    worker_env: Vec<(String, String)>,
+    processes: Vec<Child>,
+    workers: Vec<Option<Child>>,
+}
+
+impl System {
+    pub async fn start(suite: &Suite, name: &str, options: Options) -> anyhow::Result<Self> {
+        let database = format!("faults_{name}_{}", uuid::Uuid::new_v4().simple());
+        let database_url = suite.postgres.create_database(&database).await?;
+        let scratch = suite.run_dir.join(name);
+        let data_dir = scratch.join("data");
+        std::fs::create_dir_all(&data_dir)?;
+
+        let (telegram, telegram_url) = Telegram::start().await?;
+        let (llm, llm_url) = Llm::start(options.llm_delay).await?;
+        let (evaluator, evaluation_url) = Evaluator::start().await?;
+
+        let bot_addr = format!("127.0.0.1:{}", crate::free_port()?);
+        let preview_addr = format!("127.0.0.1:{}", crate::free_port()?);
+        let pages_addr = format!("127.0.0.1:{}", crate::free_port()?);
+        let env: Vec<(String, String)> = [
+            ("DATABASE_URL", database_url.clone()),
+            ("AMQP_URL", suite.rabbit.url()),
+            ("AMQP_QUEUE_PREFIX", format!("{name}.")),
+            ("DATA_DIR", data_dir.display().to_string()),
+            ("TELEGRAM_BOT_TOKEN", BOT_TOKEN.into()),
+            ("TELEGRAM_API_URL", telegram_url),
+            ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
+            ("APP_SECRET", APP_SECRET.into()),
+            ("CALLBACK_ALLOW_PRIVATE", "true".into()),
+            ("LOG_FORMAT", "json".into()),
+            ("RUST_LOG", "info".into()),
+            ("BOT_ADDR", bot_addr.clone()),
+            ("PREVIEW_ADDR", preview_addr.clone()),
+            ("PAGES_ADDR", pages_addr.clone()),
+            ("PREVIEW_BASE_URL", format!("http://{preview_addr}")),
+            ("PAGES_BASE_URL", format!("http://{pages_addr}")),
+            ("RELAY_POLL_MS", "100".into()),
+            ("LLM_API_KEY", "sk-faults".into()),
+            ("LLM_BASE_URL", llm_url),
+            ("LLM_MODEL", "faults-model".into()),
+            ("LLM_TIMEOUT_SECS", options.llm_timeout_secs.to_string()),
+            ("WORKER_CONCURRENCY", options.worker_concurrency.to_string()),
+            // The storm sends many prompts from few chats.
+            ("CHAT_LLM_PER_HOUR", "0".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .connect(&database_url)
+            .await?;
+        let mut system = Self {
+            pool,
+            telegram,
+            llm,
+            evaluator,
+            evaluation_url,
+            bot_url: format!("http://{bot_addr}"),
+            data_dir,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .pool_max_idle_per_host(64)
+                .build()?,
+            binaries: suite.binaries.clone(),
+            logs: scratch,
+            env,
+            worker_env: options.worker_env,
+            processes: Vec::new(),
+            workers: Vec::new(),
+        };
+        // The bot first: it runs the migrations the others expect.
+        let bot = system.spawn("bot", &system.binaries.bot.clone(), &[])?;
+        system.processes.push(bot);
+        system
+            .ready(&system.bot_url.clone(), Duration::from_secs(60))
+            .await
+            .context("the bot did not become healthy")?;
+        let preview = system.spawn("preview", &system.binaries.preview.clone(), &[])?;
+        system.processes.push(preview);
+        system
+            .ready(&format!("http://{preview_addr}"), Duration::from_secs(30))
+            .await
+            .context("the preview did not become healthy")?;
+        for _ in 0..options.workers {
+            system.start_worker(&[]).await?;
+        }
+        Ok(system)
+    }
+
+    /// Starts one more worker (with `extra` variables, e.g. `FAILPOINTS`);
+    /// returns its index.
+    pub async fn start_worker(&mut self, extra: &[(&str, &str)]) -> anyhow::Result<usize> {
+        let metrics = format!("127.0.0.1:{}", crate::free_port()?);
+        let mut env: Vec<(String, String)> = self.worker_env.clone();
+        env.push(("WORKER_METRICS_ADDR".into(), metrics.clone()));
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let index = self.workers.len();
+        let child = self.spawn(
+            &format!("worker{index}"),
+            &self.binaries.worker.clone(),
+            &env,
+        )?;
+        self.workers.push(Some(child));
+        self.ready(&format!("http://{metrics}"), Duration::from_secs(30))
+            .await
+            .with_context(|| format!("worker {index} did not become healthy"))?;
+        Ok(index)
+    }
+
+    /// `kill -9` a worker, and waits until it is gone.
+    pub async fn kill_worker(&mut self, index: usize) -> anyhow::Result<()> {
+        let mut child = self.workers[index].take().context("worker already gone")?;
+        child.start_kill()?;
+        child.wait().await?;
+        Ok(())
+    }
+
+    fn spawn(
+        &self,
+        name: &str,
+        program: &Path,
+        extra: &[(String, String)],
+    ) -> anyhow::Result<Child> {
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.logs.join(format!("{name}.log")))?;
+        Command::new(program)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.env.iter().cloned())
+            .envs(extra.iter().cloned())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", program.display()))
+    }
+
+    async fn ready(&self, base: &str, timeout: Duration) -> anyhow::Result<()> {
+        let url = format!("{base}/health");
+        wait::until(timeout, || async {
+            matches!(self.client.get(&url).send().await, Ok(r) if r.status().is_success())
+        })
+        .await
+    }
+
+    /// A valid evaluator request whose callback comes to our evaluator.
+    pub fn app_request(&self, task: &str, round: u32, nonce: &str) -> Value {
+        json!({
+            "email": "student@example.com",
+            "secret": APP_SECRET,
+            "task": task,
+            "round": round,
+            "nonce": nonce,
+            "brief": format!("Publish a page titled {task} that shows the sample data."),
+            "checks": ["Repo has MIT license", "README.md is professional"],
+            "evaluation_url": self.evaluation_url,
+            "attachments": [{"name": "sample.csv", "url": "data:text/csv;base64,bmFtZSxzY29yZQphZGEsMTAK"}]
+        })
+    }
+
+    /// `POST /app`; `None` when the bot could not be reached at all.
+    pub async fn post_app(&self, body: &Value) -> Option<StatusCode> {
+        self.client
+            .post(format!("{}/app", self.bot_url))
+            .json(body)
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status())
+    }
+
+    /// A Telegram update to the webhook; `None` when unreachable.
+    pub async fn post_update(&self, update: &Value) -> Option<StatusCode> {
+        self.client
+            .post(format!("{}/telegram/webhook", self.bot_url))
+            .header("X-Telegram-Bot-Api-Secret-Token", WEBHOOK_SECRET)
+            .json(update)
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status())
+    }
+
+    /// A job's state, by SQL.
+    pub async fn count(&self, sql: &'static str) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
+    }
+}
+
+/// A text message from `chat` (a prompt, or a command such as `/help`).
+pub fn message_update(update_id: i64, chat: i64, text: &str) -> Value {
+    json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1_700_000_000,
+            "chat": {"id": chat, "type": "private", "first_name": "Ada"},
+            "from": {"id": chat, "is_bot": false, "first_name": "Ada"},
+            "text": text
+        }
+    })
+}
