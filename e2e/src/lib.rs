@@ -192,6 +192,8 @@ impl Stack {
             ("PAGES_BASE_URL", format!("http://{pages_addr}")),
             ("WORKER_METRICS_ADDR", "127.0.0.1:0".into()),
             ("WORKER_CONCURRENCY", options.worker_concurrency.to_string()),
+            // Only the screenshot tests want Chromium; they name it.
+            ("SCREENSHOT_BROWSER", "off".into()),
         ];
         worker_env.extend(options.worker_env);
         let worker = worker::Worker::build(

@@ -67,6 +67,8 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
+    // Stop the private servers now: `exit` below would skip their Drop.
+    drop(suite);
     let table = report::markdown(&rows);
     println!("{table}");
     if let Some(path) = cli.report {

@@ -137,6 +137,9 @@ impl System {
             ("WORKER_CONCURRENCY", options.worker_concurrency.to_string()),
             // The storm sends many prompts from few chats.
             ("CHAT_LLM_PER_HOUR", "0".into()),
+            // Screenshots are not under test here, and 700 prompts would
+            // start 1,400 browsers.
+            ("SCREENSHOT_BROWSER", "off".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

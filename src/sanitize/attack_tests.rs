@@ -154,7 +154,10 @@ fn markup() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // `PROPTEST_CASES` raises it for a longer hunt (scripts/fuzz).
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
+    ))]
 
     #[test]
     fn no_output_holds_a_script_or_handler(input in markup()) {

@@ -116,6 +116,8 @@ async fn run(jobs: usize, concurrency: u16, with_telegram: bool) {
         ("TELEGRAM_API_URL", telegram.uri()),
         ("WORKER_CONCURRENCY", concurrency.to_string()),
         ("LOG_FORMAT", "json".to_owned()),
+        // Screenshots run beside jobs, not in the pipeline measured here.
+        ("SCREENSHOT_BROWSER", "off".to_owned()),
     ];
     // Without a token the worker sends nothing to Telegram: the pipeline
     // alone, without the Bot API client's pacing (its Throttle adaptor

@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod process;
 pub mod publish;
 pub mod rate_limit;
+pub mod screenshot;
 pub mod secrets;
 pub mod settings;
 pub mod stages;

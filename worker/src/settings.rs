@@ -1,12 +1,14 @@
 //! The worker's settings, read from the environment (see `.env.example`).
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use pagesmith::config::{CommonSettings, ConfigError, Env};
 use secrecy::SecretString;
 use url::Url;
 
-use crate::{generator::llm::LlmSettings, publish::github::GithubSettings};
+use crate::{
+    generator::llm::LlmSettings, publish::github::GithubSettings, screenshot::Screenshotter,
+};
 
 /// Everything `worker` reads at start-up.
 #[derive(Debug, Clone)]
@@ -68,6 +70,11 @@ pub struct Settings {
     /// `WORKER_JOBS_GAUGE_SECS` (default 15): how often the jobs-by-state
     /// gauge is counted from PostgreSQL.
     pub jobs_gauge_interval: Duration,
+    /// `SCREENSHOT_BROWSER`: Chromium, for desktop and mobile screenshots of
+    /// each ready version. A path, or `off`; unset, the usual names are
+    /// looked up on `PATH`, and without one no screenshots are taken.
+    /// `SCREENSHOT_TIMEOUT_SECS` (default 20) bounds each capture.
+    pub screenshots: Option<Screenshotter>,
     /// Our own secrets, which must never appear in a generated file:
     /// `APP_SECRET`, `TELEGRAM_WEBHOOK_SECRET`, `GITHUB_TOKEN` (when set)
     /// and the tokens above.
@@ -241,6 +248,25 @@ impl Settings {
         let jobs_gauge_interval =
             Duration::from_secs(env.parse_or("WORKER_JOBS_GAUGE_SECS", 15u64).max(1));
 
+        let screenshot_timeout =
+            Duration::from_secs(env.parse_or("SCREENSHOT_TIMEOUT_SECS", 20u64).max(1));
+        let screenshot_browser = env.optional("SCREENSHOT_BROWSER");
+        let screenshots = match screenshot_browser.as_deref().map(str::trim) {
+            Some("off" | "none") => None,
+            Some(path) if PathBuf::from(path).is_file() => {
+                Some(Screenshotter::new(path.into(), screenshot_timeout))
+            }
+            Some(path) => {
+                env.reject(
+                    "SCREENSHOT_BROWSER",
+                    format!("{path} is not a file: give Chromium's path, or `off`"),
+                );
+                None
+            }
+            None => Screenshotter::find_browser()
+                .map(|browser| Screenshotter::new(browser, screenshot_timeout)),
+        };
+
         let mut own_secrets: Vec<SecretString> =
             ["APP_SECRET", "TELEGRAM_WEBHOOK_SECRET", "GITHUB_TOKEN"]
                 .iter()
@@ -273,6 +299,7 @@ impl Settings {
             app_publish_reserve,
             callback_allow_private,
             metrics_addr,
+            screenshots,
             jobs_gauge_interval,
             own_secrets,
         })
@@ -335,6 +362,33 @@ mod tests {
         vars.push(("PUBLISHER", "github"));
         let err = Settings::read(Env::from_vars(vars)).unwrap_err();
         assert_eq!(err.0[0].name, "GITHUB_TOKEN");
+    }
+
+    #[test]
+    fn the_screenshot_browser_is_off_a_path_or_an_error_naming_it() {
+        let mut vars = base();
+        vars.push(("SCREENSHOT_BROWSER", "off"));
+        assert!(
+            Settings::read(Env::from_vars(vars))
+                .unwrap()
+                .screenshots
+                .is_none()
+        );
+
+        let mut vars = base();
+        vars.push(("SCREENSHOT_BROWSER", "/bin/sh"));
+        assert!(
+            Settings::read(Env::from_vars(vars))
+                .unwrap()
+                .screenshots
+                .is_some()
+        );
+
+        let mut vars = base();
+        vars.push(("SCREENSHOT_BROWSER", "/nonexistent/chromium"));
+        let err = Settings::read(Env::from_vars(vars)).unwrap_err();
+        assert_eq!(err.0[0].name, "SCREENSHOT_BROWSER");
+        assert!(err.0[0].problem.contains("/nonexistent/chromium"), "{err}");
     }
 
     #[test]

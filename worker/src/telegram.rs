@@ -11,11 +11,13 @@ use secrecy::{ExposeSecret, SecretString};
 use teloxide_core::{
     ApiError, Bot, RequestError,
     adaptors::{Throttle, throttle::Limits},
-    payloads::{AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters},
+    payloads::{
+        AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters, SendPhotoSetters,
+    },
     requests::{Request, Requester, RequesterExt},
     types::{
-        CallbackQueryId, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions,
-        MessageId, ParseMode, ReplyMarkup,
+        CallbackQueryId, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile,
+        LinkPreviewOptions, MessageId, ParseMode, ReplyMarkup,
     },
 };
 use url::Url;
@@ -111,6 +113,28 @@ impl Telegram {
             Err(TelegramError::Refused(e)) if e.contains("not modified") => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Sends a PNG as a photo with an HTML caption; returns its id.
+    pub async fn send_photo(
+        &self,
+        chat_id: i64,
+        png: &[u8],
+        file_name: &str,
+        caption_html: &str,
+    ) -> Result<i32, TelegramError> {
+        let bot = self.bot()?;
+        let message = retrying("sendPhoto", || {
+            bot.send_photo(
+                ChatId(chat_id),
+                InputFile::memory(png.to_vec()).file_name(file_name.to_owned()),
+            )
+            .caption(caption_html)
+            .parse_mode(ParseMode::Html)
+            .send()
+        })
+        .await?;
+        Ok(message.id.0)
     }
 
     /// Answers a button click (the spinner on the user's button stops).

@@ -172,6 +172,8 @@ pub async fn spawn_real(extra: &[(&str, &str)]) -> TestWorker {
         ("LLM_API_KEY".into(), "sk-test-key-for-the-fake".into()),
         ("PREVIEW_BASE_URL".into(), "https://preview.test".into()),
         ("APP_SECRET".into(), "app-secret-that-must-not-leak".into()),
+        // No preview server runs here to screenshot (e2e tests them).
+        ("SCREENSHOT_BROWSER".into(), "off".into()),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings = Settings::read(Env::from_vars(vars)).expect("test settings");
