@@ -120,6 +120,8 @@ pub struct Stack {
     pub bot: SocketAddr,
     pub preview: SocketAddr,
     pub pages: SocketAddr,
+    /// The worker's `/metrics` and `/health`.
+    pub worker_metrics: SocketAddr,
     pub evaluator: Evaluator,
     evaluation_url: String,
     pub client: reqwest::Client,
@@ -200,13 +202,18 @@ impl Stack {
             worker::Settings::read(shared(worker_env)).expect("worker settings"),
         )
         .await
-        .expect("worker builds");
+        .expect("worker builds")
+        .start()
+        .await
+        .expect("worker starts");
+        let worker_metrics = worker.metrics_addr();
         tokio::spawn(worker.run_until(stop.clone().cancelled_owned()));
 
         Self {
             bot: bot_addr,
             preview: preview_addr,
             pages: pages_addr,
+            worker_metrics,
             evaluator,
             evaluation_url: format!("http://{evaluator_addr}/notify"),
             client: reqwest::Client::new(),
