@@ -1,6 +1,5 @@
 //! One error type for every route: 4xx bodies name the field and the
-//! problem; a 500 or 503 reveals nothing, and its cause goes to the
-//! request's one log event (see `access_log`).
+//! problem; a 500 reveals nothing and logs the whole cause chain once.
 
 use axum::{
     Json,
@@ -9,8 +8,6 @@ use axum::{
 };
 use pagesmith::domain::FieldErrors;
 use serde::Serialize;
-
-use crate::access_log::FailureCause;
 use utoipa::ToSchema;
 
 /// The body of every error answer.
@@ -65,12 +62,8 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(&'static str),
     /// 503: a dependency is down; the sender should retry.
-    #[error("{what} is unavailable: {cause}")]
-    Unavailable {
-        what: &'static str,
-        /// Why, for the request's log event.
-        cause: String,
-    },
+    #[error("{0} is unavailable")]
+    Unavailable(&'static str),
     /// 500: a bug or an unexpected failure.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -87,10 +80,8 @@ impl ApiError {
     /// Maps a database error: unreachable → 503, anything else → 500.
     pub fn database(error: sqlx::Error) -> Self {
         if pagesmith::db::is_unavailable(&error) {
-            Self::Unavailable {
-                what: "the database",
-                cause: error.to_string(),
-            }
+            tracing::warn!(error = %error, "database unavailable");
+            Self::Unavailable("the database")
         } else {
             Self::Internal(anyhow::Error::new(error).context("database query failed"))
         }
@@ -99,7 +90,6 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut cause = None;
         let (status, body) = match self {
             Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, ErrorBody::new(m)),
             Self::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorBody::new(m)),
@@ -125,17 +115,14 @@ impl IntoResponse for ApiError {
             ),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, ErrorBody::new(m)),
             Self::Conflict(m) => (StatusCode::CONFLICT, ErrorBody::new(m)),
-            Self::Unavailable { what, cause: why } => {
-                cause = Some(why);
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorBody::new(format!(
-                        "{what} is unavailable; nothing was stored, please retry"
-                    )),
-                )
-            }
+            Self::Unavailable(what) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorBody::new(format!(
+                    "{what} is unavailable; nothing was stored, please retry"
+                )),
+            ),
             Self::Internal(e) => {
-                cause = Some(format!("{e:?}"));
+                tracing::error!(error = ?e, "internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     ErrorBody::new("internal error; it has been logged"),
@@ -143,9 +130,6 @@ impl IntoResponse for ApiError {
             }
         };
         let mut response = (status, Json(body)).into_response();
-        if let Some(cause) = cause {
-            response.extensions_mut().insert(FailureCause(cause));
-        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

@@ -2,7 +2,6 @@
 //! health, metrics), the Telegram poller for polling mode, and the outbox
 //! relay that publishes jobs to RabbitMQ.
 
-pub mod access_log;
 pub mod error;
 pub mod ingest;
 pub mod intake;

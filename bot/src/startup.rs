@@ -137,11 +137,7 @@ pub fn router(state: AppState) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
                 tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id)
-            })
-            // One event per request, when it is answered; failures included.
-            .on_request(())
-            .on_response(crate::access_log::on_response)
-            .on_failure(()),
+            }),
         )
         .layer(PropagateRequestIdLayer::x_request_id());
     // POST /app and GET /jobs/{id} are registered with their OpenAPI

@@ -120,8 +120,6 @@ pub struct Stack {
     pub bot: SocketAddr,
     pub preview: SocketAddr,
     pub pages: SocketAddr,
-    /// The worker's `/metrics` and `/health`.
-    pub worker_metrics: SocketAddr,
     pub evaluator: Evaluator,
     evaluation_url: String,
     pub client: reqwest::Client,
@@ -202,18 +200,13 @@ impl Stack {
             worker::Settings::read(shared(worker_env)).expect("worker settings"),
         )
         .await
-        .expect("worker builds")
-        .start()
-        .await
-        .expect("worker starts");
-        let worker_metrics = worker.metrics_addr();
+        .expect("worker builds");
         tokio::spawn(worker.run_until(stop.clone().cancelled_owned()));
 
         Self {
             bot: bot_addr,
             preview: preview_addr,
             pages: pages_addr,
-            worker_metrics,
             evaluator,
             evaluation_url: format!("http://{evaluator_addr}/notify"),
             client: reqwest::Client::new(),

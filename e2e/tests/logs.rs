@@ -3,20 +3,39 @@
 //! wrong `/app` secret), with every log line captured and searched for
 //! every configured secret.
 
-use std::time::Duration;
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use e2e::{APP_SECRET, BOT_TOKEN, Stack, StackOptions, WEBHOOK_SECRET};
 use pagesmith::telemetry::LogFormat;
 use serde_json::json;
-use testkit::CapturedLogs;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
 const LLM_KEY: &str = "sk-e2e-llm-key-that-must-not-leak";
 const WRONG_SECRET: &str = "a-guess-that-must-not-be-logged-either";
 
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_configured_secret_appears_in_any_log_line() {
-    let logs = CapturedLogs::install(LogFormat::Json, "debug");
+    let logs = Captured::default();
+    let writer = logs.clone();
+    pagesmith::telemetry::init_to(LogFormat::Json, "debug", move || writer.clone());
 
     let llm = MockServer::start().await;
     Mock::given(method("POST"))
@@ -71,7 +90,7 @@ async fn no_configured_secret_appears_in_any_log_line() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     drop(stack);
 
-    let text = logs.text();
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     let lines = text.lines().count();
     assert!(lines > 100, "the flow logged only {lines} lines");
     assert!(

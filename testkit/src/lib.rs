@@ -8,12 +8,10 @@
 
 mod broker;
 mod database;
-mod logs;
 mod proxy;
 
 pub use broker::{TakenMessage, TestBroker};
 pub use database::TestDb;
-pub use logs::CapturedLogs;
 pub use proxy::TcpProxy;
 
 use std::time::Duration;

@@ -178,10 +178,10 @@ pub async fn submit(
     if accepted.created {
         state.outbox_wakeup.notify_one();
         metrics::counter!("pagesmith_app_requests_total", "outcome" => "accepted").increment(1);
-        tracing::debug!(job.id = %accepted.job_id, "task accepted");
+        tracing::info!(job.id = %accepted.job_id, "task accepted");
     } else {
         metrics::counter!("pagesmith_app_requests_total", "outcome" => "replay").increment(1);
-        tracing::debug!(job.id = %accepted.job_id, "replayed task; returning the existing job");
+        tracing::info!(job.id = %accepted.job_id, "replayed task; returning the existing job");
     }
     Ok(Json(Accepted {
         ok: true,

@@ -64,10 +64,10 @@ pub async fn webhook(
             tracing::debug!("duplicate update");
             Ok(StatusCode::OK)
         }
-        Err(IngestError::Unavailable(reason)) => Err(ApiError::Unavailable {
-            what: "the database",
-            cause: format!("update not recorded: {reason}"),
-        }),
+        Err(IngestError::Unavailable(reason)) => {
+            tracing::warn!(%reason, "update not recorded: database unavailable");
+            Err(ApiError::Unavailable("the database"))
+        }
         Err(IngestError::Failed(reason)) => Err(ApiError::Internal(anyhow::anyhow!(reason))),
     }
 }

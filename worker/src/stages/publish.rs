@@ -38,23 +38,16 @@ pub async fn run(
         None => {
             let request = request(env, ctx, version).await?;
             let budget = publish_budget(env, ctx);
-            let outcome = tokio::time::timeout(budget, env.publisher.publish(&request)).await;
-            let label = match &outcome {
-                Ok(Ok(_)) => "ok",
-                Ok(Err(_)) => "error",
-                Err(_) => "timeout",
-            };
-            metrics::counter!("pagesmith_publishes_total", "publisher" => env.publisher.name(), "outcome" => label)
-                .increment(1);
-            let published = match outcome {
-                Ok(result) => result.map_err(job_error)?,
-                Err(_) => {
-                    return Err(JobError::retryable(
-                        format!("publishing took longer than {budget:?}"),
-                        "Publishing is taking longer than expected; I'm trying again.",
-                    ));
-                }
-            };
+            let published =
+                match tokio::time::timeout(budget, env.publisher.publish(&request)).await {
+                    Ok(result) => result.map_err(job_error)?,
+                    Err(_) => {
+                        return Err(JobError::retryable(
+                            format!("publishing took longer than {budget:?}"),
+                            "Publishing is taking longer than expected; I'm trying again.",
+                        ));
+                    }
+                };
             // The fault suite kills the worker here: committed, not recorded.
             fail::fail_point!("publish-committed");
             let record = PublishRecord {
@@ -68,6 +61,8 @@ pub async fn run(
             let mut tx = env.pool.begin().await?;
             db::publishing::record(&mut tx, ctx.job.id, ctx.project.id, &record).await?;
             tx.commit().await?;
+            metrics::counter!("pagesmith_publishes_total", "publisher" => env.publisher.name())
+                .increment(1);
             record
         }
     };
