@@ -58,8 +58,10 @@ where
                     .with_writer(writer)
                     .json()
                     .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(false),
+                    // Every enclosing span, so an event deep in a handler
+                    // still carries its request's (or job's) id.
+                    .with_current_span(false)
+                    .with_span_list(true),
             )
             .try_init(),
         LogFormat::Pretty => registry
@@ -68,6 +70,84 @@ where
     };
     // Err only means a subscriber is already installed.
     let _ = result;
+}
+
+/// The header that carries a request's id, set by the caller or generated,
+/// and echoed in the response.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The cause of a failed (5xx) answer, put in the response's extensions by
+/// whatever produced it, for [`RequestLog::finish`]; never sent.
+#[derive(Debug, Clone)]
+pub struct FailureCause(pub String);
+
+/// One HTTP request's log: a span that its handlers' events nest in (so
+/// they carry the request id), and the one event it ends with.
+pub struct RequestLog {
+    method: String,
+    route: String,
+    request_id: String,
+    started: std::time::Instant,
+    span: tracing::Span,
+}
+
+impl RequestLog {
+    /// `route` is the matched pattern (never the raw path, which may carry
+    /// a preview token); `None` for a request no route matched.
+    pub fn start(method: &str, route: Option<&str>, request_id: Option<&str>) -> Self {
+        let route = route.unwrap_or("unmatched");
+        let request_id = request_id.unwrap_or("-");
+        Self {
+            span: tracing::info_span!("request", method, route, request_id),
+            method: method.to_owned(),
+            route: route.to_owned(),
+            request_id: request_id.to_owned(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// The span to run the request in.
+    pub fn span(&self) -> tracing::Span {
+        self.span.clone()
+    }
+
+    /// The route label.
+    pub fn route(&self) -> &str {
+        &self.route
+    }
+
+    /// Logs the request's one event: method, route, status, latency and
+    /// request id. A failure is logged here and nowhere else: a 503 at
+    /// `warn` and any other 5xx at `error`, each with its cause; everything
+    /// else at `info`. Returns the latency.
+    pub fn finish(&self, status: u16, cause: Option<&FailureCause>) -> std::time::Duration {
+        let latency = self.started.elapsed();
+        let latency_ms = latency.as_secs_f64() * 1000.0;
+        let (method, route, request_id) = (&*self.method, &*self.route, &*self.request_id);
+        let error = cause.map_or("", |c| c.0.as_str());
+        self.span.in_scope(|| match status {
+            503 => tracing::warn!(
+                method,
+                route,
+                request_id,
+                status,
+                latency_ms,
+                error,
+                "request failed: a dependency is unavailable"
+            ),
+            500.. => tracing::error!(
+                method,
+                route,
+                request_id,
+                status,
+                latency_ms,
+                error,
+                "request failed"
+            ),
+            _ => tracing::info!(method, route, request_id, status, latency_ms, "request"),
+        });
+        latency
+    }
 }
 
 /// The `Content-Type` of Prometheus' text exposition format.

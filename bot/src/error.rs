@@ -1,12 +1,14 @@
 //! One error type for every route: 4xx bodies name the field and the
-//! problem; a 500 reveals nothing and logs the whole cause chain once.
+//! problem; a 500 reveals nothing. The cause of a 5xx travels with the
+//! response (as [`FailureCause`]) to the request's one log event, so a
+//! failure is logged once, at the boundary, with its request id.
 
 use axum::{
     Json,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use pagesmith::domain::FieldErrors;
+use pagesmith::{domain::FieldErrors, telemetry::FailureCause};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -61,9 +63,10 @@ pub enum ApiError {
     /// 409: the request conflicts with how this server is set up.
     #[error("{0}")]
     Conflict(&'static str),
-    /// 503: a dependency is down; the sender should retry.
-    #[error("{0} is unavailable")]
-    Unavailable(&'static str),
+    /// 503: a dependency is down; the sender should retry. `cause` is
+    /// logged, never sent.
+    #[error("{what} is unavailable: {cause}")]
+    Unavailable { what: &'static str, cause: String },
     /// 500: a bug or an unexpected failure.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -80,16 +83,28 @@ impl ApiError {
     /// Maps a database error: unreachable → 503, anything else → 500.
     pub fn database(error: sqlx::Error) -> Self {
         if pagesmith::db::is_unavailable(&error) {
-            tracing::warn!(error = %error, "database unavailable");
-            Self::Unavailable("the database")
+            Self::database_unavailable(error.to_string())
         } else {
             Self::Internal(anyhow::Error::new(error).context("database query failed"))
+        }
+    }
+
+    /// 503 for an unreachable database, with what was seen of it.
+    pub fn database_unavailable(cause: String) -> Self {
+        Self::Unavailable {
+            what: "the database",
+            cause,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let cause = match &self {
+            Self::Unavailable { cause, .. } => Some(cause.clone()),
+            Self::Internal(e) => Some(format!("{e:#}")),
+            _ => None,
+        };
         let (status, body) = match self {
             Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, ErrorBody::new(m)),
             Self::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorBody::new(m)),
@@ -115,21 +130,21 @@ impl IntoResponse for ApiError {
             ),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, ErrorBody::new(m)),
             Self::Conflict(m) => (StatusCode::CONFLICT, ErrorBody::new(m)),
-            Self::Unavailable(what) => (
+            Self::Unavailable { what, .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorBody::new(format!(
                     "{what} is unavailable; nothing was stored, please retry"
                 )),
             ),
-            Self::Internal(e) => {
-                tracing::error!(error = ?e, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    ErrorBody::new("internal error; it has been logged"),
-                )
-            }
+            Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorBody::new("internal error; it has been logged"),
+            ),
         };
         let mut response = (status, Json(body)).into_response();
+        if let Some(cause) = cause {
+            response.extensions_mut().insert(FailureCause(cause));
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

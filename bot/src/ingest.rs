@@ -184,10 +184,8 @@ impl Writer {
                     .await
                     .map_err(|e| IngestError::Failed(e.to_string()))
             }
-            Ok(Err(e)) => {
-                tracing::error!(error = ?e, "recording updates failed");
-                Err(IngestError::Failed(e.to_string()))
-            }
+            // Logged once, by each request it fails (see `startup::observe`).
+            Ok(Err(e)) => Err(IngestError::Failed(e.to_string())),
             Err(_) => Err(IngestError::Unavailable(format!(
                 "no commit within {BATCH_TIMEOUT:?}"
             ))),

@@ -10,21 +10,19 @@ use axum::{
     response::Response,
     routing::{get, post},
 };
-use pagesmith::{db, queue::Topology};
+use pagesmith::{db, queue::Topology, telemetry::RequestLog};
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
-use tower_http::{
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::TraceLayer,
-};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tracing::Instrument;
 
 use crate::{
     ingest::Ingestor,
     janitor,
     polling::Poller,
     relay::{BrokerStatus, Relay},
-    routes,
+    routes::{self, request_id},
     settings::{Settings, TelegramMode},
     state::{App, AppState},
 };
@@ -127,19 +125,12 @@ impl Application {
 
 /// The routes and the layers around them.
 pub fn router(state: AppState) -> Router {
+    // Outermost first: the request id is set (generated when absent) before
+    // `observe` reads it, and echoed on the way out.
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                let request_id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id)
-            }),
-        )
-        .layer(PropagateRequestIdLayer::x_request_id());
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(middleware::from_fn(observe));
     // POST /app and GET /jobs/{id} are registered with their OpenAPI
     // document, so the two cannot drift apart.
     let (api, doc) = routes::openapi::api();
@@ -149,25 +140,33 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::openapi::document(doc))
         .route("/health", get(routes::health::health))
         .route("/metrics", get(routes::metrics::metrics))
-        .route_layer(middleware::from_fn(record_request_metrics))
         .layer(layers)
         .with_state(state)
 }
 
-/// Counts requests and their latency by route and status.
-async fn record_request_metrics(request: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+/// Every request, unmatched ones included: its span (so handlers' events
+/// carry the request id), its one log event (with the cause of a 5xx, which
+/// is logged nowhere else), and its count and latency by route and status.
+async fn observe(request: Request, next: Next) -> Response {
+    let log = RequestLog::start(
+        request.method().as_str(),
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+        request_id(request.headers()).as_deref(),
+    );
     let method = request.method().to_string();
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("route", route), ("method", method), ("status", status)];
+    let response = next.run(request).instrument(log.span()).await;
+    let status = response.status().as_u16();
+    let latency = log.finish(status, response.extensions().get());
+    let labels = [
+        ("route", log.route().to_owned()),
+        ("method", method),
+        ("status", status.to_string()),
+    ];
     metrics::counter!("pagesmith_http_requests_total", &labels).increment(1);
     metrics::histogram!("pagesmith_http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+        .record(latency.as_secs_f64());
     response
 }

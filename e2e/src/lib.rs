@@ -9,6 +9,7 @@
 //! on its pages address.
 
 use std::{
+    collections::BTreeMap,
     net::SocketAddr,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
@@ -103,6 +104,9 @@ pub struct StackOptions {
     pub worker_env: Vec<(&'static str, String)>,
     /// The status every fake Bot API call answers with.
     pub telegram_status: u16,
+    /// Route the bot's and the preview's PostgreSQL connections through a
+    /// [`testkit::TcpProxy`] ([`Stack::db_proxy`]), so a test can cut them.
+    pub proxy_database: bool,
 }
 
 impl Default for StackOptions {
@@ -111,6 +115,7 @@ impl Default for StackOptions {
             worker_concurrency: 4,
             worker_env: Vec::new(),
             telegram_status: 200,
+            proxy_database: false,
         }
     }
 }
@@ -119,6 +124,11 @@ impl Default for StackOptions {
 pub struct Stack {
     pub bot: SocketAddr,
     pub preview: SocketAddr,
+    /// The worker's `/metrics` and `/health`.
+    pub worker_metrics: SocketAddr,
+    /// Between the bot and preview and PostgreSQL, with
+    /// [`StackOptions::proxy_database`].
+    pub db_proxy: Option<testkit::TcpProxy>,
     pub pages: SocketAddr,
     pub evaluator: Evaluator,
     evaluation_url: String,
@@ -143,6 +153,14 @@ impl Stack {
         std::fs::create_dir_all(&data_dir).expect("data dir");
         let (evaluator, evaluator_addr) = Evaluator::start(stop.clone()).await;
 
+        let db_proxy = match options.proxy_database {
+            true => Some(testkit::TcpProxy::start_for_url(&db.url).await),
+            false => None,
+        };
+        // Later variables override earlier ones (`Env` is a map).
+        let front_db_url = db_proxy
+            .as_ref()
+            .map_or_else(|| db.url.clone(), |proxy| db.url_via(proxy.addr()));
         let shared = |extra: Vec<(&'static str, String)>| {
             let mut vars = vec![
                 ("DATABASE_URL", db.url.clone()),
@@ -162,6 +180,7 @@ impl Stack {
         // The preview first: its addresses go into the others' settings.
         let preview = preview::Application::build(
             preview::Settings::read(shared(vec![
+                ("DATABASE_URL", front_db_url.clone()),
                 ("PREVIEW_ADDR", "127.0.0.1:0".into()),
                 ("PAGES_ADDR", "127.0.0.1:0".into()),
             ]))
@@ -175,6 +194,7 @@ impl Stack {
 
         let bot = bot::Application::build(
             bot::Settings::read(shared(vec![
+                ("DATABASE_URL", front_db_url),
                 ("BOT_ADDR", "127.0.0.1:0".into()),
                 ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
                 ("PREVIEW_BASE_URL", preview_base.clone()),
@@ -200,12 +220,18 @@ impl Stack {
             worker::Settings::read(shared(worker_env)).expect("worker settings"),
         )
         .await
-        .expect("worker builds");
+        .expect("worker builds")
+        .start()
+        .await
+        .expect("worker starts");
+        let worker_metrics = worker.metrics_addr();
         tokio::spawn(worker.run_until(stop.clone().cancelled_owned()));
 
         Self {
             bot: bot_addr,
             preview: preview_addr,
+            worker_metrics,
+            db_proxy,
             pages: pages_addr,
             evaluator,
             evaluation_url: format!("http://{evaluator_addr}/notify"),
@@ -284,6 +310,111 @@ async fn fake_telegram(status: u16) -> MockServer {
         .mount(&server)
         .await;
     server
+}
+
+/// A Telegram text message from Ada (chat and user 42), as an update.
+pub fn prompt_update(update_id: i64, text: &str) -> Value {
+    json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": 1, "date": 1_700_000_000,
+            "chat": {"id": 42, "type": "private", "first_name": "Ada"},
+            "from": {"id": 42, "is_bot": false, "first_name": "Ada"},
+            "text": text
+        }
+    })
+}
+
+/// Every log line a test's subscriber writes (see
+/// `pagesmith::telemetry::init_to`), kept in memory.
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    /// Installs the global subscriber (JSON, `filter`) writing here. The
+    /// first subscriber of a process wins, so a test binary capturing logs
+    /// holds one test.
+    pub fn install(filter: &str) -> Self {
+        let logs = Self::default();
+        let writer = logs.clone();
+        pagesmith::telemetry::init_to(pagesmith::telemetry::LogFormat::Json, filter, move || {
+            writer.clone()
+        });
+        logs
+    }
+
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
+    }
+}
+
+/// One scrape of a Prometheus `/metrics` page: every sample by name and
+/// label set. Histograms (rendered as summaries) read as `<name>_count`
+/// and `<name>_sum`.
+#[derive(Debug, Clone, Default)]
+pub struct Scrape(BTreeMap<(String, BTreeMap<String, String>), f64>);
+
+impl Scrape {
+    /// `GET {url}` and parse it.
+    pub async fn get(client: &reqwest::Client, url: &str) -> Self {
+        let response = client.get(url).send().await.expect("/metrics answers");
+        assert_eq!(response.status(), 200, "{url}");
+        Self::parse(&response.text().await.expect("a text body"))
+    }
+
+    /// Parses the text format (label values here never hold `,` or `"`).
+    pub fn parse(text: &str) -> Self {
+        let mut samples = BTreeMap::new();
+        for line in text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let (series, value) = line.rsplit_once(' ').expect("`series value`");
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let labels = labels
+                .split(',')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
+                .collect();
+            samples.insert((name.to_owned(), labels), value.parse().expect("a number"));
+        }
+        Self(samples)
+    }
+
+    /// The sample with exactly these labels; 0 when there is none.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.0
+            .get(&(name.to_owned(), labels))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// How much the sample grew since `before`.
+    pub fn delta(&self, before: &Self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.value(name, labels) - before.value(name, labels)
+    }
 }
 
 /// Every file under `dir`, as paths relative to it, skipping `.git`.

@@ -3,39 +3,20 @@
 //! wrong `/app` secret), with every log line captured and searched for
 //! every configured secret.
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
-use e2e::{APP_SECRET, BOT_TOKEN, Stack, StackOptions, WEBHOOK_SECRET};
-use pagesmith::telemetry::LogFormat;
+use e2e::{
+    APP_SECRET, BOT_TOKEN, CapturedLogs, Stack, StackOptions, WEBHOOK_SECRET, prompt_update,
+};
 use serde_json::json;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
 const LLM_KEY: &str = "sk-e2e-llm-key-that-must-not-leak";
 const WRONG_SECRET: &str = "a-guess-that-must-not-be-logged-either";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_configured_secret_appears_in_any_log_line() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    pagesmith::telemetry::init_to(LogFormat::Json, "debug", move || writer.clone());
+    let logs = CapturedLogs::install("debug");
 
     let llm = MockServer::start().await;
     Mock::given(method("POST"))
@@ -67,15 +48,7 @@ async fn no_configured_secret_appears_in_any_log_line() {
         .await;
 
     // A Telegram prompt: the worker's messages to the chat fail with 502.
-    let update = json!({
-        "update_id": 9001,
-        "message": {
-            "message_id": 1, "date": 1_700_000_000,
-            "chat": {"id": 42, "type": "private", "first_name": "Ada"},
-            "from": {"id": 42, "is_bot": false, "first_name": "Ada"},
-            "text": "A site for my bakery"
-        }
-    });
+    let update = prompt_update(9001, "A site for my bakery");
     assert_eq!(stack.post_update(&update).await.status(), 200);
     testkit::eventually(
         "the worker to call Telegram",
@@ -90,7 +63,7 @@ async fn no_configured_secret_appears_in_any_log_line() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     drop(stack);
 
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let text = logs.text();
     let lines = text.lines().count();
     assert!(lines > 100, "the flow logged only {lines} lines");
     assert!(

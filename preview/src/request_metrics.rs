@@ -1,6 +1,6 @@
-//! Request counts by view and status, and latency by view, with the metric
-//! handles looked up once: on the hot path a request costs two atomic
-//! updates, not a registry lookup and a formatted status label.
+//! Request counts and latency by view and status, with the metric handles
+//! looked up once: on the hot path a request costs two atomic updates, not
+//! a registry lookup and a formatted status label.
 
 use metrics::{Counter, Histogram};
 
@@ -10,7 +10,7 @@ const VIEWS: [&str; 5] = ["live", "safe", "health", "metrics", "other"];
 /// Statuses this server answers with; anything else is counted by lookup.
 const STATUSES: [u16; 8] = [200, 304, 308, 404, 405, 410, 500, 503];
 
-/// The handles, one per view (and status).
+/// The handles, one per view and status.
 pub struct RequestMetrics {
     counters: Vec<Counter>,
     latency: Vec<Histogram>,
@@ -19,15 +19,14 @@ pub struct RequestMetrics {
 impl RequestMetrics {
     pub fn new() -> Self {
         let mut counters = Vec::new();
+        let mut latency = Vec::new();
         for view in VIEWS {
             for status in STATUSES {
-                counters.push(counter(view, status));
+                let (count, seconds) = handles(view, status);
+                counters.push(count);
+                latency.push(seconds);
             }
         }
-        let latency = VIEWS
-            .iter()
-            .map(|view| metrics::histogram!("preview_http_request_duration_seconds", "view" => *view))
-            .collect();
         Self { counters, latency }
     }
 
@@ -35,10 +34,16 @@ impl RequestMetrics {
     pub fn record(&self, view: View, status: u16, seconds: f64) {
         let v = view as usize;
         match STATUSES.iter().position(|s| *s == status) {
-            Some(s) => self.counters[v * STATUSES.len() + s].increment(1),
-            None => counter(VIEWS[v], status).increment(1),
+            Some(s) => {
+                self.counters[v * STATUSES.len() + s].increment(1);
+                self.latency[v * STATUSES.len() + s].record(seconds);
+            }
+            None => {
+                let (count, latency) = handles(VIEWS[v], status);
+                count.increment(1);
+                latency.record(seconds);
+            }
         }
-        self.latency[v].record(seconds);
     }
 }
 
@@ -48,8 +53,12 @@ impl Default for RequestMetrics {
     }
 }
 
-fn counter(view: &'static str, status: u16) -> Counter {
-    metrics::counter!("preview_http_requests_total", "view" => view, "status" => status.to_string())
+fn handles(view: &'static str, status: u16) -> (Counter, Histogram) {
+    let labels = [("view", view.to_owned()), ("status", status.to_string())];
+    (
+        metrics::counter!("pagesmith_preview_http_requests_total", &labels),
+        metrics::histogram!("pagesmith_preview_http_request_duration_seconds", &labels),
+    )
 }
 
 /// What a request asked for, as the metrics label it.

@@ -6,21 +6,28 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::{
     Router,
-    extract::{Request, State},
+    extract::{MatchedPath, Request, State},
     http::{HeaderMap, HeaderValue, header},
     middleware::{self, Next},
     response::Response,
     routing::get,
     serve::ListenerExt,
 };
-use pagesmith::db;
+use pagesmith::{
+    db,
+    telemetry::{self, RequestLog},
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
-use tower_http::compression::{
-    CompressionLayer, Predicate,
-    predicate::{NotForContentType, SizeAbove},
+use tower_http::{
+    compression::{
+        CompressionLayer, Predicate,
+        predicate::{NotForContentType, SizeAbove},
+    },
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
 };
+use tracing::Instrument;
 
 use crate::{
     files::Files,
@@ -146,7 +153,11 @@ pub fn router(state: AppState) -> Router {
         .and(NotForContentType::const_new("font/woff"))
         .and(NotForContentType::SSE)
         .and(NotForContentType::GRPC);
+    // Outermost first: the request id is set (generated when absent)
+    // before `finish` reads it, and echoed on the way out.
     let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::x_request_id())
         .layer(middleware::from_fn_with_state(state.clone(), finish))
         .layer(CompressionLayer::new().compress_when(compressible));
     Router::new()
@@ -160,20 +171,34 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Every response, whatever produced it: the common security headers,
-/// an honest ETag, and the request metrics.
+/// an honest ETag, the request metrics, and the request's one log event
+/// (with its route pattern, never the path, which carries the token).
 async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
     let view = View::of(request.uri().path());
-    let mut response = next.run(request).await;
+    let log = request_log(&request);
+    let mut response = next.run(request).instrument(log.span()).await;
     let headers = response.headers_mut();
     state.policies.apply_common(headers);
     weaken_etag_if_encoded(headers);
-    state.requests.record(
-        view,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    let status = response.status().as_u16();
+    let latency = log.finish(status, response.extensions().get());
+    state.requests.record(view, status, latency.as_secs_f64());
     response
+}
+
+/// The log of a request on either origin (see [`RequestLog`]).
+pub(crate) fn request_log(request: &Request) -> RequestLog {
+    RequestLog::start(
+        request.method().as_str(),
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+        request
+            .headers()
+            .get(telemetry::REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 /// A compressed body is another representation than the file the strong

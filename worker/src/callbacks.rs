@@ -11,7 +11,7 @@ use pagesmith::{
 };
 use uuid::Uuid;
 
-use crate::{environment::Environment, error::JobError, telegram::escape};
+use crate::{environment::Environment, error::JobError, telegram::escape, texts::clicks};
 
 /// What a button asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,13 +53,13 @@ pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
 /// Acts on a click; returns the answer shown to the clicker.
 async fn handle(env: &Environment, click: &TelegramCallback) -> Result<(String, bool), JobError> {
     let Some((action, version_id)) = parse(&click.data) else {
-        return Ok(("This button is not valid any more.".into(), true));
+        return Ok((clicks::BAD_BUTTON.into(), true));
     };
     let Some(version) = db::versions::get(&env.pool, version_id).await? else {
-        return Ok(("That version no longer exists.".into(), true));
+        return Ok((clicks::VERSION_GONE.into(), true));
     };
     let Some(project) = db::projects::get(&env.pool, version.project_id).await? else {
-        return Ok(("That site no longer exists.".into(), true));
+        return Ok((clicks::SITE_GONE.into(), true));
     };
     let authorized = project.owner_user_id == Some(click.user_id)
         || env.settings.reviewer_user_ids.contains(&click.user_id);
@@ -81,7 +81,7 @@ async fn handle(env: &Environment, click: &TelegramCallback) -> Result<(String, 
         ));
     }
     let Some(job) = db::jobs::load(&env.pool, version.job_id).await? else {
-        return Ok(("That version's job no longer exists.".into(), true));
+        return Ok((clicks::VERSION_GONE.into(), true));
     };
     match action {
         Action::Approve => approve(env, &version, &job).await,
@@ -116,9 +116,9 @@ async fn approve(
             ("It is already being published.".into(), false)
         }
         (false, JobState::Published) => ("It is already published.".into(), false),
-        (false, JobState::Rejected) => ("This version was rejected.".into(), true),
-        (false, JobState::Expired) => ("This version expired.".into(), true),
-        (false, _) => ("This version cannot be approved now.".into(), true),
+        (false, JobState::Rejected) => (clicks::REJECTED.into(), true),
+        (false, JobState::Expired) => (clicks::EXPIRED.into(), true),
+        (false, _) => (clicks::NOT_READY.into(), true),
     })
 }
 
@@ -141,10 +141,7 @@ async fn reject(
     }
     tx.commit().await?;
     if !moved {
-        return Ok((
-            format!("This version is {} and cannot be rejected now.", job.state),
-            true,
-        ));
+        return Ok((clicks::CANNOT_REJECT.into(), true));
     }
     if let (Some(chat), Some(message)) = (click.chat_id, click.message_id) {
         let text = format!(

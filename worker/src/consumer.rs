@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::{environment::Environment, error::JobError, process, stages::notify};
+use crate::{environment::Environment, error::JobError, process, stages::notify, texts};
 
 /// What became of a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +151,7 @@ pub async fn handle(
             Ok(outcome) => outcome,
             Err(_) => Err(JobError::retryable(
                 format!("the run took longer than {:?}", env.settings.run_timeout),
-                "This is taking longer than expected; I'm trying again.",
+                texts::RUN_SLOW,
             )),
         };
         settle(env, publisher, queue, &delivery, &message, outcome).await
@@ -189,7 +189,8 @@ async fn settle(
                 .unwrap_or(0);
             if failures >= i64::from(env.settings.max_attempts) {
                 let reason = format!("gave up after {failures} attempts; last error: {reason}");
-                fail(env, message, &reason, &format!("{user_message}\n\nI gave up after {failures} attempts. Please try again later.")).await;
+                let told = format!("{user_message} {}", texts::gave_up(failures));
+                fail(env, message, &reason, &told).await;
                 return settle_dead(env, publisher, delivery, Some(message), reason).await;
             }
             let tier = Topology::tier_for_attempt(failures.max(1) as u32);
@@ -199,9 +200,8 @@ async fn settle(
                 env,
                 message,
                 &format!(
-                    "⏳ {user_message} (attempt {} of {})",
-                    failures + 1,
-                    env.settings.max_attempts
+                    "⏳ {user_message} {}",
+                    texts::retrying(failures + 1, env.settings.max_attempts)
                 ),
             )
             .await;

@@ -10,7 +10,8 @@ pub enum JobError {
     #[error("{reason}")]
     Retryable {
         reason: String,
-        /// What the user is told, in plain words.
+        /// What happened, in plain words (see `texts`); the consumer adds
+        /// whether it tries again.
         user_message: String,
         /// Wait at least this long before retrying (e.g. from Retry-After).
         not_before: Option<Duration>,
@@ -64,9 +65,6 @@ impl From<sqlx::Error> for JobError {
         // An unreachable database is the classic transient failure; anything
         // else from the database is still worth one more try before failing,
         // and the attempt cap bounds it.
-        Self::retryable(
-            format!("database: {e}"),
-            "Our database is having trouble; I'll try again shortly.",
-        )
+        Self::retryable(format!("database: {e}"), crate::texts::DATABASE_TROUBLE)
     }
 }

@@ -20,6 +20,7 @@ pub mod settings;
 pub mod stages;
 pub mod startup;
 pub mod telegram;
+pub mod texts;
 
 pub use settings::Settings;
 pub use startup::{RunningWorker, Worker};

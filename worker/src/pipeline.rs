@@ -42,7 +42,7 @@ pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
             .ok_or_else(|| {
                 JobError::permanent(
                     format!("job in state {} has no version", ctx.job.state),
-                    "Something went wrong on our side with this site.",
+                    crate::texts::OUR_FAULT,
                 )
             })?,
     };
@@ -53,7 +53,9 @@ pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
         state = review::app_job(env, &ctx, &version).await?;
     }
     if matches!(state, JobState::Approved | JobState::Publishing) {
+        let started = Instant::now();
         let record = publish::run(env, &ctx, &version).await?;
+        observe("publish", started);
         notify::published(env, &ctx, &version, &record).await;
         state = JobState::Published;
     }
@@ -63,7 +65,9 @@ pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
         let record = db::publishing::for_version(&env.pool, version.id)
             .await?
             .ok_or_else(|| JobError::permanent("a published job without a publish record", ""))?;
+        let started = Instant::now();
         callback::deliver(env, app, &record).await?;
+        observe("callback", started);
     }
     Ok(())
 }
@@ -102,6 +106,8 @@ async fn produce(env: &Environment, ctx: &mut Context) -> Result<db::versions::V
     Ok(version)
 }
 
+/// `pagesmith_stage_seconds{stage}`: how long a stage took, when it ends
+/// well (generate, check, bundle, publish with the wait for pages, callback).
 fn observe(stage: &'static str, started: Instant) {
     let elapsed = started.elapsed();
     tracing::debug!(stage, ?elapsed, "stage done");
@@ -169,11 +175,10 @@ fn build(
         &generate::fill_in(ctx),
     )
     .map_err(|e| match e {
-        ManifestError::Secret(_) => JobError::permanent(
-            e.to_string(),
-            "The generated site contained something that looks like a password or access token, so I refused it.",
-        ),
-        ManifestError::Invalid(_) => JobError::permanent(e.to_string(), "The generated site was invalid."),
+        ManifestError::Secret(_) => {
+            JobError::permanent(e.to_string(), crate::texts::SECRET_IN_SITE)
+        }
+        ManifestError::Invalid(_) => JobError::permanent(e.to_string(), crate::texts::BAD_MANIFEST),
     })
 }
 

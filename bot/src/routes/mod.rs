@@ -38,7 +38,7 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
 /// The request id `SetRequestIdLayer` put on the request.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
-        .get("x-request-id")
+        .get(pagesmith::telemetry::REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
 }

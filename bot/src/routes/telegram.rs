@@ -64,10 +64,7 @@ pub async fn webhook(
             tracing::debug!("duplicate update");
             Ok(StatusCode::OK)
         }
-        Err(IngestError::Unavailable(reason)) => {
-            tracing::warn!(%reason, "update not recorded: database unavailable");
-            Err(ApiError::Unavailable("the database"))
-        }
+        Err(IngestError::Unavailable(reason)) => Err(ApiError::database_unavailable(reason)),
         Err(IngestError::Failed(reason)) => Err(ApiError::Internal(anyhow::anyhow!(reason))),
     }
 }

@@ -39,8 +39,9 @@ pub async fn serve(State(hosting): State<Hosting>, uri: Uri) -> Response {
     let handle = match tokio::fs::File::open(&file).await {
         Ok(handle) => handle,
         Err(error) => {
-            tracing::error!(%error, repo, path, "could not open a repository file");
-            return pages::unavailable();
+            return pages::unavailable(format!(
+                "could not open {path} of repository {repo}: {error}"
+            ));
         }
     };
     let len = handle.metadata().await.map(|m| m.len()).ok();

@@ -32,6 +32,8 @@ use tower_http::compression::{
     CompressionLayer, Predicate,
     predicate::{NotForContentType, SizeAbove},
 };
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tracing::Instrument;
 
 use crate::routes;
 
@@ -70,6 +72,8 @@ pub fn router(hosting: Hosting) -> Router {
         .fallback(|| async { routes::pages::not_published() })
         .layer(
             ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(middleware::from_fn(finish))
                 .layer(CompressionLayer::new().compress_when(compressible)),
         )
@@ -90,7 +94,9 @@ async fn health(State(hosting): State<Hosting>) -> (StatusCode, Json<Value>) {
 /// Headers every pages response carries. Unlike previews, published sites
 /// are meant to be found, so no `X-Robots-Tag`.
 async fn finish(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+    let log = crate::startup::request_log(&request);
+    let mut response = next.run(request).instrument(log.span()).await;
+    log.finish(response.status().as_u16(), response.extensions().get());
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -76,8 +76,9 @@ pub async fn serve(State(hosting): State<Hosting>, uri: Uri, headers: HeaderMap)
                 response
             }
             Err(error) => {
-                tracing::error!(%error, repo, "could not open a published file");
-                return pages::unavailable();
+                return pages::unavailable(format!(
+                    "could not open a published file of {repo}: {error}"
+                ));
             }
         },
     };

@@ -1,6 +1,8 @@
 //! The server's own pages: not found, gone, unavailable. Plain HTML with an
 //! inline style, served under the strictest CSP (see `headers`).
 
+use pagesmith::telemetry::FailureCause;
+
 use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -33,7 +35,7 @@ const NOT_FOUND: &str = page!(
 
 const GONE: &str = page!(
     "This preview has ended",
-    "The version was rejected or its preview link expired. Ask the bot for a fresh link to the current version."
+    "This version was rejected, or its preview link expired. Send /status to the bot for the links of your latest version, or /revise with your changes to get a new one."
 );
 
 const UNAVAILABLE: &str = page!(
@@ -61,12 +63,14 @@ pub fn gone() -> Response {
     page(StatusCode::GONE, GONE)
 }
 
-/// 503: the database (or the disk) did not answer; worth a retry.
-pub fn unavailable() -> Response {
+/// 503: the database (or the disk) did not answer; worth a retry. `cause`
+/// goes to the request's log event, not to the page.
+pub fn unavailable(cause: String) -> Response {
     let mut response = page(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE);
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response.extensions_mut().insert(FailureCause(cause));
     response
 }
 

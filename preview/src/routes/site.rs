@@ -56,8 +56,7 @@ async fn serve(state: &AppState, view: View, uri: &Uri, headers: &HeaderMap) -> 
         Ok(Some(site)) => site,
         Ok(None) => return pages::not_found(),
         Err(error) => {
-            tracing::error!(%error, "could not look up a preview token");
-            return pages::unavailable();
+            return pages::unavailable(format!("could not look up a preview token: {error}"));
         }
     };
     if !site.is_servable(Utc::now()) {
@@ -94,8 +93,10 @@ async fn serve(state: &AppState, view: View, uri: &Uri, headers: &HeaderMap) -> 
                 return pages::not_found();
             }
             Err(FileError::Io(error)) => {
-                tracing::error!(bundle = %site.bundle, %error, "could not read a bundle file");
-                return pages::unavailable();
+                return pages::unavailable(format!(
+                    "could not read a file of bundle {}: {error}",
+                    site.bundle
+                ));
             }
         },
     };

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::helpers::{sample_site, spawn_preview};
 
-/// Headers as a sorted map; `date` changes every second.
+/// Headers as a sorted map; `date` changes every second, and the request
+/// id (generated, as the request carried none) with every request.
 fn header_map(response: &reqwest::Response) -> BTreeMap<String, String> {
     let mut map: BTreeMap<String, String> = response
         .headers()
@@ -13,6 +14,11 @@ fn header_map(response: &reqwest::Response) -> BTreeMap<String, String> {
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("<binary>").to_owned()))
         .collect();
     assert!(map.remove("date").is_some(), "every response is dated");
+    let id = map
+        .get_mut("x-request-id")
+        .expect("every response has a request id");
+    assert_eq!(id.len(), 36, "a generated UUID: {id}");
+    *id = "[generated]".into();
     map.insert("status".into(), response.status().as_u16().to_string());
     map
 }

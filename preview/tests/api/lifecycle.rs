@@ -41,13 +41,11 @@ async fn a_rejected_version_gets_410_in_both_views() {
         let response = app.get(&path).await;
         assert_eq!(response.status(), 410, "{path}");
         assert_eq!(response.headers()["x-robots-tag"], "noindex, nofollow");
-        assert!(
-            response
-                .text()
-                .await
-                .unwrap()
-                .contains("This preview has ended")
-        );
+        let page = response.text().await.unwrap();
+        // What happened and what to do next, in plain words.
+        assert!(page.contains("This preview has ended"), "{page}");
+        assert!(page.contains("was rejected, or its preview link expired"));
+        assert!(page.contains("Send /status to the bot"), "{page}");
     }
 }
 
@@ -126,15 +124,15 @@ async fn metrics_count_requests_by_view_and_status() {
     app.get(&version.safe("nope")).await;
     let text = app.get("/metrics").await.text().await.unwrap();
     assert!(
-        text.contains(r#"preview_http_requests_total{view="live",status="200"} 1"#),
+        text.contains(r#"pagesmith_preview_http_requests_total{view="live",status="200"} 1"#),
         "{text}"
     );
     assert!(
-        text.contains(r#"preview_http_requests_total{view="safe",status="404"} 1"#),
+        text.contains(r#"pagesmith_preview_http_requests_total{view="safe",status="404"} 1"#),
         "{text}"
     );
     assert!(
-        text.contains("preview_http_request_duration_seconds"),
+        text.contains("pagesmith_preview_http_request_duration_seconds"),
         "{text}"
     );
 }

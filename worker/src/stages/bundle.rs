@@ -12,7 +12,7 @@ use pagesmith::{
 use uuid::Uuid;
 
 use super::resolve::Context;
-use crate::{environment::Environment, error::JobError};
+use crate::{environment::Environment, error::JobError, texts};
 
 /// Writes the bundle and records the version (once per job, however often
 /// the job is delivered).
@@ -27,16 +27,10 @@ pub async fn build_version(
     let written = tokio::task::spawn_blocking(move || store.write(&files))
         .await
         .map_err(|e| {
-            JobError::retryable(
-                format!("bundle writer panicked: {e}"),
-                "Saving the site failed; retrying.",
-            )
+            JobError::retryable(format!("bundle writer panicked: {e}"), texts::SAVE_TROUBLE)
         })?
         .map_err(|e| {
-            JobError::retryable(
-                format!("writing the bundle: {e}"),
-                "Saving the site failed; retrying.",
-            )
+            JobError::retryable(format!("writing the bundle: {e}"), texts::SAVE_TROUBLE)
         })?;
 
     let mut tx = env.pool.begin().await?;
@@ -67,10 +61,7 @@ pub async fn build_version(
     db::versions::for_job(&env.pool, ctx.job.id)
         .await?
         .ok_or_else(|| {
-            JobError::retryable(
-                "the version vanished after commit",
-                "Saving the site failed; retrying.",
-            )
+            JobError::retryable("the version vanished after commit", texts::SAVE_TROUBLE)
         })
 }
 
@@ -93,12 +84,8 @@ pub async fn read_files(env: &Environment, version: &Version) -> Result<Vec<Bund
             .collect()
     })
     .await;
-    let failed = |e: String| {
-        JobError::retryable(
-            format!("reading a bundle: {e}"),
-            "I could not read the site's files; retrying.",
-        )
-    };
+    let failed =
+        |e: String| JobError::retryable(format!("reading a bundle: {e}"), texts::READ_TROUBLE);
     read.map_err(|e| failed(e.to_string()))?
         .map_err(|e| failed(e.to_string()))
 }

@@ -49,11 +49,7 @@ fn check_chat_limit(env: &Environment, ctx: &Context) -> Result<(), JobError> {
         metrics::counter!("pagesmith_chat_rate_limited_total").increment(1);
         JobError::permanent(
             format!("chat {chat_id} is over its LLM generation limit"),
-            format!(
-                "You've asked for a lot of sites in a short time, and each one costs real \
-                 compute. Please send this again in {}.",
-                crate::rate_limit::in_words(wait)
-            ),
+            crate::texts::rate_limited(wait),
         )
     })
 }
@@ -111,8 +107,7 @@ pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<Generate
                 Err(ManifestError::Secret(found)) => {
                     return Err(JobError::permanent(
                         format!("generated files carry secrets: {}", found.join("; ")),
-                        "The generated site contained something that looks like a password or access token, \
-                         so I refused to store or publish it. Please describe the site again.",
+                        crate::texts::SECRET_IN_SITE,
                     ));
                 }
                 Err(invalid) => invalid.to_string(),
@@ -123,7 +118,7 @@ pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<Generate
             // The built-in generator is deterministic: trying again gives the same result.
             return Err(JobError::permanent(
                 format!("the built-in generator failed: {problem}"),
-                "I could not build this site. Please rephrase the description and try again.",
+                crate::texts::BUILTIN_FAILED,
             ));
         }
         llm_failures = db::jobs::count_llm_failure(&env.pool, ctx.job.id, weight).await?;
@@ -131,7 +126,7 @@ pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<Generate
         if llm_failures < LLM_FAILURES_BEFORE_FALLBACK {
             return Err(JobError::retryable(
                 format!("LLM: {problem}"),
-                "The AI service did not give a usable answer; I'm trying again shortly.",
+                crate::texts::LLM_TROUBLE,
             ));
         }
         tracing::info!(job.id = %ctx.job.id, "falling back to the built-in generator");

@@ -113,10 +113,18 @@ pub fn ready_text(env: &Environment, ctx: &Context, version: &Version) -> String
             failed.join("\n")
         )
     };
+    // With an LLM configured, a chat's site comes from the built-in
+    // template only when the LLM failed.
+    let fallback =
+        if env.settings.llm.is_some() && ctx.app.is_none() && version.generator == "builtin" {
+            format!("\n\n{}", crate::texts::FALLBACK_NOTE)
+        } else {
+            String::new()
+        };
     format!(
         "✅ <b>{title}</b> — version {number} is ready\n\n\
          👀 Live preview: {live}\n🛡 Safe view (no scripts): {safe}\n\n\
-         📁 {count} files, {size}: {names}{more}\n{checks}\n\n\
+         📁 {count} files, {size}: {names}{more}\n{checks}{fallback}\n\n\
          Approve to publish it, or ask for changes.",
         title = escape(&ctx.project.title),
         number = version.number,

@@ -13,6 +13,7 @@ use crate::{
     environment::Environment,
     error::JobError,
     publish::{PagesStatus, PublishError, PublishRequest, repo_name},
+    texts,
 };
 
 /// Publishes `version` (idempotently), records it, and moves the job to
@@ -38,16 +39,25 @@ pub async fn run(
         None => {
             let request = request(env, ctx, version).await?;
             let budget = publish_budget(env, ctx);
-            let published =
-                match tokio::time::timeout(budget, env.publisher.publish(&request)).await {
-                    Ok(result) => result.map_err(job_error)?,
-                    Err(_) => {
-                        return Err(JobError::retryable(
-                            format!("publishing took longer than {budget:?}"),
-                            "Publishing is taking longer than expected; I'm trying again.",
-                        ));
-                    }
-                };
+            let outcome = tokio::time::timeout(budget, env.publisher.publish(&request)).await;
+            count_publish(
+                env,
+                match &outcome {
+                    Ok(Ok(_)) => "ok",
+                    Ok(Err(PublishError::Retryable { .. })) => "retryable",
+                    Ok(Err(PublishError::Permanent(_))) => "permanent",
+                    Err(_) => "timeout",
+                },
+            );
+            let published = match outcome {
+                Ok(result) => result.map_err(job_error)?,
+                Err(_) => {
+                    return Err(JobError::retryable(
+                        format!("publishing took longer than {budget:?}"),
+                        texts::PUBLISH_SLOW,
+                    ));
+                }
+            };
             // The fault suite kills the worker here: committed, not recorded.
             fail::fail_point!("publish-committed");
             let record = PublishRecord {
@@ -61,8 +71,6 @@ pub async fn run(
             let mut tx = env.pool.begin().await?;
             db::publishing::record(&mut tx, ctx.job.id, ctx.project.id, &record).await?;
             tx.commit().await?;
-            metrics::counter!("pagesmith_publishes_total", "publisher" => env.publisher.name())
-                .increment(1);
             record
         }
     };
@@ -77,6 +85,17 @@ pub async fn run(
     )
     .await?;
     Ok(record)
+}
+
+/// Counts one publish attempt in
+/// `pagesmith_publishes_total{publisher,outcome}`.
+fn count_publish(env: &Environment, outcome: &'static str) {
+    metrics::counter!(
+        "pagesmith_publishes_total",
+        "publisher" => env.publisher.name(),
+        "outcome" => outcome
+    )
+    .increment(1);
 }
 
 /// Waits for the pages until the cut-off; the callback goes out either way.
@@ -180,14 +199,11 @@ fn job_error(e: PublishError) -> JobError {
             retry_after,
         } => JobError::Retryable {
             reason: format!("publish: {reason}"),
-            user_message: "Publishing hit a temporary problem; I'm trying again.".into(),
+            user_message: texts::PUBLISH_TROUBLE.into(),
             not_before: retry_after,
         },
-        PublishError::Permanent(reason) => JobError::permanent(
-            format!("publish: {reason}"),
-            format!(
-                "Publishing failed: {reason}. Your preview still works; ask the operator to check the publishing settings."
-            ),
-        ),
+        PublishError::Permanent(reason) => {
+            JobError::permanent(format!("publish: {reason}"), texts::PUBLISH_REFUSED)
+        }
     }
 }

@@ -42,7 +42,7 @@ pub async fn context(env: &Environment, job: Job) -> Result<Context, JobError> {
         JobPayload::Prompt(prompt) => prompt_context(env, job, prompt).await,
         other => Err(JobError::permanent(
             format!("a generation job carries a {:?} payload", other.kind()),
-            "Something went wrong on our side with this request.",
+            crate::texts::OUR_FAULT,
         )),
     }
 }
@@ -51,10 +51,7 @@ async fn app_context(env: &Environment, job: Job) -> Result<Context, JobError> {
     let request = db::app::request_for_job(&env.pool, job.id)
         .await?
         .ok_or_else(|| {
-            JobError::permanent(
-                "the /app job has no request row",
-                "The request could not be found.",
-            )
+            JobError::permanent("the /app job has no request row", crate::texts::OUR_FAULT)
         })?;
     if request.round > 1 {
         wait_for_earlier_rounds(env, &request).await?;
@@ -208,7 +205,7 @@ async fn target_project(
             Some(project) => Ok(Some(project)),
             None => Err(JobError::permanent(
                 "/revise without a project",
-                "There is no site to change yet. Describe the site you want first.",
+                crate::texts::NOTHING_TO_REVISE,
             )),
         };
     }
@@ -258,10 +255,7 @@ pub fn title_from(text: &str) -> String {
 
 async fn load_project(env: &Environment, id: Uuid) -> Result<Project, JobError> {
     db::projects::get(&env.pool, id).await?.ok_or_else(|| {
-        JobError::permanent(
-            format!("project {id} vanished"),
-            "The site could not be found.",
-        )
+        JobError::permanent(format!("project {id} vanished"), crate::texts::SITE_GONE)
     })
 }
 

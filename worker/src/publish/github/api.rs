@@ -72,9 +72,12 @@ impl Api {
         uri: &str,
         body: Option<&Value>,
     ) -> Result<Reply, PublishError> {
-        let unreachable = |e: octocrab::Error| PublishError::Retryable {
-            reason: format!("GitHub request {method} {uri} failed: {e}"),
-            retry_after: None,
+        let unreachable = |e: octocrab::Error| {
+            record_call(&method, "unreachable");
+            PublishError::Retryable {
+                reason: format!("GitHub request {method} {uri} failed: {e}"),
+                retry_after: None,
+            }
         };
         let request = self
             .client
@@ -88,12 +91,35 @@ impl Api {
             .body_to_string(response)
             .await
             .map_err(unreachable)?;
+        record_call(&method, outcome(status));
         tracing::debug!(%method, uri, status = status.as_u16(), "GitHub answered");
         Ok(Reply {
             status,
             headers,
             body,
         })
+    }
+}
+
+/// Counts one call in `pagesmith_github_calls_total{method,outcome}`.
+fn record_call(method: &Method, outcome: &'static str) {
+    metrics::counter!(
+        "pagesmith_github_calls_total",
+        "method" => method.as_str().to_owned(),
+        "outcome" => outcome
+    )
+    .increment(1);
+}
+
+/// The `outcome` label of an answer: its status class, with 404 (often
+/// expected: "is there such a repository yet?") and 429 apart.
+fn outcome(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200..=299 => "ok",
+        404 => "not_found",
+        429 => "rate_limited",
+        300..=499 => "client_error",
+        _ => "server_error",
     }
 }
 
