@@ -64,7 +64,9 @@ async fn an_expired_version_gets_410() {
 #[tokio::test]
 async fn a_rejection_takes_effect_within_the_token_cache_time() {
     let app = spawn_preview_with(Options {
-        env: vec![("PREVIEW_TOKEN_CACHE_MS", "300".into())],
+        // Long enough that the second request below lands inside it even
+        // on a loaded machine (at 300 ms it once did not).
+        env: vec![("PREVIEW_TOKEN_CACHE_MS", "2000".into())],
         ..Default::default()
     })
     .await;
@@ -73,10 +75,10 @@ async fn a_rejection_takes_effect_within_the_token_cache_time() {
     app.set_state(&version, "rejected").await;
     // Still remembered as active right after...
     assert_eq!(app.get(&version.live("")).await.status(), 200);
-    // ...and gone once the cache entry is older than 300 ms.
+    // ...and gone once the cache entry is older than 2 s.
     testkit::eventually(
         "the rejection to be seen",
-        Duration::from_secs(3),
+        Duration::from_secs(8),
         || async { (app.get(&version.live("")).await.status() == 410).then_some(()) },
     )
     .await;
