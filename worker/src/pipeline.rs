@@ -21,8 +21,8 @@ use crate::{
     generator::GeneratedFile,
     manifest::{self, ManifestError},
     stages::{
-        bundle, callback, check, generate,
-        notify::{self, Stage},
+        bundle, callback, check, generate, notify,
+        progress::{Progress, Stage},
         publish,
         resolve::{self, Context},
         review,
@@ -79,9 +79,22 @@ async fn current_state(env: &Environment, ctx: &Context) -> Result<JobState, Job
 }
 
 async fn produce(env: &Environment, ctx: &mut Context) -> Result<db::versions::Version, JobError> {
+    let progress = Progress::start(env, ctx);
+    let produced = produce_with(env, ctx, &progress).await;
+    // The ready message (or a failure text) replaces the status message, so
+    // every status update must have landed first.
+    progress.finish(ctx).await;
+    produced
+}
+
+async fn produce_with(
+    env: &Environment,
+    ctx: &Context,
+    progress: &Progress,
+) -> Result<db::versions::Version, JobError> {
     let started = Instant::now();
     if ctx.job.state == JobState::Queued {
-        notify::status(env, ctx, Stage::Queued).await;
+        progress.show(Stage::Queued, ctx);
         let mut conn = env.pool.acquire().await?;
         db::jobs::transition(
             &mut conn,
@@ -91,12 +104,12 @@ async fn produce(env: &Environment, ctx: &mut Context) -> Result<db::versions::V
         )
         .await?;
     }
-    notify::status(env, ctx, Stage::Writing).await;
+    progress.show(Stage::Writing, ctx);
     let mut generation = generate::run(env, ctx).await?;
     observe("generate", started);
 
     let started = Instant::now();
-    notify::status(env, ctx, Stage::Checking).await;
+    progress.show(Stage::Checking, ctx);
     let (files, checks) = check_and_repair(env, ctx, &mut generation).await?;
     observe("check", started);
 

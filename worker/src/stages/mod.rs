@@ -5,6 +5,7 @@ pub mod callback;
 pub mod check;
 pub mod generate;
 pub mod notify;
+pub mod progress;
 pub mod publish;
 pub mod resolve;
 pub mod review;

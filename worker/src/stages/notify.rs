@@ -1,6 +1,7 @@
-//! What people see in Telegram while a job runs: one status message, edited
-//! as stages pass, that ends as the ready message with the preview links and
-//! the review buttons.
+//! What people see in Telegram when a version is ready (the status message
+//! becomes the ready message, with the preview links and the review
+//! buttons), when it is published, and when something goes wrong. The
+//! status updates before that are `progress`.
 
 use pagesmith::db::{self, versions::Version};
 use url::Url;
@@ -10,68 +11,6 @@ use crate::{
     environment::Environment,
     telegram::{Buttons, escape},
 };
-
-/// A stage worth showing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    Queued,
-    Writing,
-    Checking,
-}
-
-fn stage_text(stage: Stage, ctx: &Context) -> String {
-    let what = if ctx.request.change_request.is_some() {
-        format!(
-            "version {} of <b>{}</b>",
-            ctx.round,
-            escape(&ctx.project.title)
-        )
-    } else {
-        format!("<b>{}</b>", escape(&ctx.project.title))
-    };
-    match stage {
-        Stage::Queued => format!("⏳ Got it! Your site {what} is queued."),
-        Stage::Writing => format!("✍️ Writing {what}…\n\n▰▱▱ generating the pages"),
-        Stage::Checking => format!("🔎 Checking {what}…\n\n▰▰▱ validating files and links"),
-    }
-}
-
-/// Shows `stage` on the job's status message, sending it first if needed.
-/// Telegram trouble is logged, never fatal.
-pub async fn status(env: &Environment, ctx: &mut Context, stage: Stage) {
-    let Some(chat_id) = ctx.chat_id else { return };
-    let text = stage_text(stage, ctx);
-    match ctx.job.status_message_id {
-        Some(message_id) => {
-            if let Err(e) = env.telegram.edit(chat_id, message_id, &text, None).await {
-                tracing::warn!(job.id = %ctx.job.id, error = %e, "could not update the status message");
-            }
-        }
-        None => match env.telegram.send(chat_id, &text, None).await {
-            Ok(message_id) => {
-                ctx.job.status_message_id = Some(message_id);
-                let stored = async {
-                    db::jobs::set_status_message(&env.pool, ctx.job.id, message_id).await?;
-                    db::chat::record(
-                        &env.pool,
-                        chat_id,
-                        message_id,
-                        ctx.project.id,
-                        None,
-                        "status",
-                    )
-                    .await
-                };
-                if let Err(e) = stored.await {
-                    tracing::warn!(job.id = %ctx.job.id, error = %e, "could not record the status message");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(job.id = %ctx.job.id, error = %e, "could not send the status message")
-            }
-        },
-    }
-}
 
 /// The two preview URLs of a version.
 pub fn preview_urls(base: &Url, token: &str) -> (String, String) {
