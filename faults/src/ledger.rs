@@ -179,11 +179,13 @@ fn callbacks_by_nonce(system: &System) -> HashMap<String, Vec<DateTime<Utc>>> {
     by_nonce
 }
 
-/// Each repository holds exactly as many commits as publishes recorded for
-/// its project: a repeated publish would show as an extra commit.
+/// Each local repository holds exactly as many commits as publishes
+/// recorded for it: a repeated publish would show as an extra commit. (The
+/// GitHub scenario counts the fake GitHub's commits itself.)
 async fn count_commits(system: &System, tally: &mut Tally) -> anyhow::Result<()> {
     let repos = sqlx::query(
-        "SELECT p.repo_url, count(*) AS publishes FROM publishes p GROUP BY p.repo_url",
+        "SELECT p.repo_url, count(*) AS publishes FROM publishes p \
+         WHERE p.publisher = 'local' GROUP BY p.repo_url",
     )
     .fetch_all(&system.pool)
     .await?;

@@ -18,6 +18,7 @@ use tokio::process::{Child, Command};
 use crate::{
     Suite,
     fakes::{Evaluator, Llm, Telegram},
+    ledger::AppKey,
     wait,
 };
 
@@ -263,6 +264,24 @@ impl System {
             "evaluation_url": self.evaluation_url,
             "attachments": [{"name": "sample.csv", "url": "data:text/csv;base64,bmFtZSxzY29yZQphZGEsMTAK"}]
         })
+    }
+
+    /// Posts a round-1 request for `task` (nonce `{task}-nonce`), which must
+    /// be accepted; returns its key for the ledger.
+    pub async fn submit_app(&self, task: &str) -> anyhow::Result<AppKey> {
+        let key = AppKey {
+            task: task.to_owned(),
+            round: 1,
+            nonce: format!("{task}-nonce"),
+        };
+        let status = self
+            .post_app(&self.app_request(&key.task, key.round, &key.nonce))
+            .await;
+        anyhow::ensure!(
+            status.is_some_and(|s| s.as_u16() == 200),
+            "/app answered {status:?} for {task}"
+        );
+        Ok(key)
     }
 
     /// `POST /app`; `None` when the bot could not be reached at all.

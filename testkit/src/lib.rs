@@ -8,6 +8,7 @@
 
 mod broker;
 mod database;
+pub mod github;
 mod proxy;
 
 pub use broker::{TakenMessage, TestBroker};

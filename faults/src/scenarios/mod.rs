@@ -5,6 +5,7 @@ mod broker_restart;
 mod database_restart;
 mod deadline_under_load;
 mod duplicate_storm;
+mod github_rate_limits;
 mod load;
 mod slow_dependencies;
 mod worker_killed;
@@ -18,6 +19,7 @@ pub const ALL: &[&str] = &[
     "database-restart",
     "duplicate-storm",
     "slow-dependencies",
+    "github-rate-limits",
     "deadline-under-load",
 ];
 
@@ -28,6 +30,7 @@ pub async fn run(suite: &Suite, name: &str) -> anyhow::Result<Row> {
         "database-restart" => database_restart::run(suite).await,
         "duplicate-storm" => duplicate_storm::run(suite).await,
         "slow-dependencies" => slow_dependencies::run(suite).await,
+        "github-rate-limits" => github_rate_limits::run(suite).await,
         "deadline-under-load" => deadline_under_load::run(suite).await,
         other => anyhow::bail!("no scenario {other:?}; there are: {}", ALL.join(", ")),
     }

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::{
     Suite,
-    ledger::{self, Accepted, AppKey},
+    ledger::{self, Accepted},
     report::Row,
     system::{Options, System, message_update},
 };
@@ -40,19 +40,9 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
 
     let mut accepted = Accepted::default();
     for i in 1..=requests {
-        let key = AppKey {
-            task: format!("slow-{i}"),
-            round: 1,
-            nonce: format!("slow-nonce-{i}"),
-        };
-        let body = system.app_request(&key.task, key.round, &key.nonce);
-        anyhow::ensure!(
-            system
-                .post_app(&body)
-                .await
-                .is_some_and(|s| s.as_u16() == 200)
-        );
-        accepted.app.push(key);
+        accepted
+            .app
+            .push(system.submit_app(&format!("slow-{i}")).await?);
         let update_id = 500 + i as i64;
         let update = message_update(update_id, 77, &format!("A page about slow dependency {i}"));
         anyhow::ensure!(

@@ -38,7 +38,7 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
     // During generation: the LLM takes 3 s; kill while its call is open.
     system.llm.set_delay(Duration::from_secs(3));
     let worker = system.start_worker(&[]).await?;
-    let key = submit(&system, "killed-generating").await?;
+    let key = system.submit_app("killed-generating").await?;
     let job = job_of(&system, &key).await?;
     wait::until(Duration::from_secs(30), || async {
         system.llm.calls() >= 1 && state_of(&system, &job).await == "generating"
@@ -57,7 +57,7 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
     let worker = system
         .start_worker(&[("FAILPOINTS", "bundle-staged=sleep(60000)")])
         .await?;
-    let key = submit(&system, "killed-bundling").await?;
+    let key = system.submit_app("killed-bundling").await?;
     let job = job_of(&system, &key).await?;
     let staging = system.data_dir.join("tmp");
     wait::until(Duration::from_secs(30), || async {
@@ -76,7 +76,7 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
     let worker = system
         .start_worker(&[("FAILPOINTS", "publish-committed=sleep(60000)")])
         .await?;
-    let key = submit(&system, "killed-publishing").await?;
+    let key = system.submit_app("killed-publishing").await?;
     let job = job_of(&system, &key).await?;
     wait::until(Duration::from_secs(30), || async {
         state_of(&system, &job).await == "publishing" && commits_in_repos(&system) >= 3
@@ -113,22 +113,6 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
         tally,
         took: started.elapsed(),
     })
-}
-
-async fn submit(system: &System, task: &str) -> anyhow::Result<AppKey> {
-    let key = AppKey {
-        task: task.to_owned(),
-        round: 1,
-        nonce: format!("{task}-nonce"),
-    };
-    let status = system
-        .post_app(&system.app_request(&key.task, key.round, &key.nonce))
-        .await;
-    ensure!(
-        status.is_some_and(|s| s.is_success()),
-        "/app answered {status:?}"
-    );
-    Ok(key)
 }
 
 async fn job_of(system: &System, key: &AppKey) -> anyhow::Result<Uuid> {

@@ -11,7 +11,7 @@ use worker::publish::{
 };
 
 use crate::{
-    fake::{FakeGithub, TOKEN, message},
+    fake::{FakeGithub, Publishers, TOKEN, message},
     permanent, retry_after, round_one,
 };
 

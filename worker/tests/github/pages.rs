@@ -12,7 +12,7 @@ use wiremock::{
 };
 use worker::publish::{PagesStatus, PublishError, Published, Publisher};
 
-use crate::fake::{BASE, FakeGithub, REPO};
+use crate::fake::{BASE, FakeGithub, Publishers, REPO};
 
 const OURS: &str = "1111111111111111111111111111111111111111";
 const OLDER: &str = "2222222222222222222222222222222222222222";

@@ -10,7 +10,7 @@ use worker::publish::{PublishError, Publisher};
 
 use crate::{
     LOGO,
-    fake::{BASE, FakeGithub, OWNER, TOKEN, message},
+    fake::{BASE, FakeGithub, OWNER, Publishers, TOKEN, message},
     permanent, request, retry_after, round_one, round_two,
 };
 

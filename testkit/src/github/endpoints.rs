@@ -9,7 +9,7 @@ use wiremock::{
     matchers::{method, path, path_regex},
 };
 
-use super::{BASE, FakeGithub, State, message, ok, repo_json};
+use super::{ANY_REPO, FakeGithub, State, message, ok, repo_json_named};
 
 impl FakeGithub {
     pub(super) async fn mount_defaults(&self) {
@@ -19,16 +19,24 @@ impl FakeGithub {
             ok(200, json!({ "login": s.login }))
         })
         .await;
-        let create = |s: &mut State, _: &Request| s.create_repo();
+        let create = |s: &mut State, r: &Request| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            s.create_repo(body["name"].as_str().unwrap_or(super::REPO))
+        };
         self.mount("POST", path("/user/repos"), state, create).await;
         self.mount("POST", path_regex(r"^/orgs/[^/]+/repos$"), state, create)
             .await;
-        self.mount("GET", path(BASE), state, |s, _| match &s.repo_owner {
-            Some(owner) => ok(200, repo_json(owner, &s.default_branch)),
-            None => message(404, "Not Found"),
-        })
+        self.mount(
+            "GET",
+            path_regex(format!("^{ANY_REPO}$")),
+            state,
+            |s, r| match &s.repo_owner {
+                Some(owner) => ok(200, repo_json_named(owner, last(r), &s.default_branch)),
+                None => message(404, "Not Found"),
+            },
+        )
         .await;
-        self.mount("GET", path(format!("{BASE}/git/ref/heads/main")), state, |s, _| {
+        self.mount("GET", path_regex(format!("^{ANY_REPO}/git/ref/heads/main$")), state, |s, _| {
             if s.empty_answers > 0 {
                 s.empty_answers -= 1;
                 return message(409, "Git Repository is empty.");
@@ -39,13 +47,13 @@ impl FakeGithub {
             }
         })
         .await;
-        let commits = format!(r"^{BASE}/git/commits/[0-9a-f]{{40}}$");
+        let commits = format!(r"^{ANY_REPO}/git/commits/[0-9a-f]{{40}}$");
         self.mount("GET", path_regex(commits), state, |s, r| match s.commits.get(last(r)) {
             Some(c) => ok(200, json!({ "sha": last(r), "tree": { "sha": c.tree }, "parents": c.parents.iter().map(|p| json!({ "sha": p })).collect::<Vec<_>>() })),
             None => message(404, "Not Found"),
         })
         .await;
-        let trees = format!(r"^{BASE}/git/trees/[0-9a-f]{{40}}$");
+        let trees = format!(r"^{ANY_REPO}/git/trees/[0-9a-f]{{40}}$");
         self.mount("GET", path_regex(trees), state, |s, r| {
             // Only recursive listings: the publisher wants every blob.
             let recursive = r.url.query_pairs().any(|(k, v)| k == "recursive" && v == "1");
@@ -59,35 +67,45 @@ impl FakeGithub {
             }
         })
         .await;
-        self.mount("POST", path(format!("{BASE}/git/blobs")), state, |s, r| {
-            let body: Value = serde_json::from_slice(&r.body).unwrap();
-            assert_eq!(body["encoding"], "base64");
-            let bytes = BASE64.decode(body["content"].as_str().unwrap()).unwrap();
-            ok(201, json!({ "sha": s.write_blob(bytes) }))
-        })
-        .await;
-        self.mount("POST", path(format!("{BASE}/git/trees")), state, |s, r| {
-            let body: Value = serde_json::from_slice(&r.body).unwrap();
-            let entries: Vec<(String, String)> = body["tree"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| {
-                    (
-                        e["path"].as_str().unwrap().to_owned(),
-                        e["sha"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect();
-            if entries.iter().any(|(_, blob)| !s.blobs.contains_key(blob)) {
-                return message(422, "Invalid tree info");
-            }
-            ok(201, json!({ "sha": s.write_tree(entries) }))
-        })
+        self.mount(
+            "POST",
+            path_regex(format!("^{ANY_REPO}/git/blobs$")),
+            state,
+            |s, r| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap();
+                assert_eq!(body["encoding"], "base64");
+                let bytes = BASE64.decode(body["content"].as_str().unwrap()).unwrap();
+                ok(201, json!({ "sha": s.write_blob(bytes) }))
+            },
+        )
         .await;
         self.mount(
             "POST",
-            path(format!("{BASE}/git/commits")),
+            path_regex(format!("^{ANY_REPO}/git/trees$")),
+            state,
+            |s, r| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap();
+                let entries: Vec<(String, String)> = body["tree"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["path"].as_str().unwrap().to_owned(),
+                            e["sha"].as_str().unwrap().to_owned(),
+                        )
+                    })
+                    .collect();
+                if entries.iter().any(|(_, blob)| !s.blobs.contains_key(blob)) {
+                    return message(422, "Invalid tree info");
+                }
+                ok(201, json!({ "sha": s.write_tree(entries) }))
+            },
+        )
+        .await;
+        self.mount(
+            "POST",
+            path_regex(format!("^{ANY_REPO}/git/commits$")),
             state,
             |s, r| {
                 let body: Value = serde_json::from_slice(&r.body).unwrap();
@@ -112,7 +130,7 @@ impl FakeGithub {
         .await;
         self.mount(
             "PATCH",
-            path(format!("{BASE}/git/refs/heads/main")),
+            path_regex(format!("^{ANY_REPO}/git/refs/heads/main$")),
             state,
             |s, r| {
                 let body: Value = serde_json::from_slice(&r.body).unwrap();
@@ -132,35 +150,50 @@ impl FakeGithub {
             },
         )
         .await;
-        self.mount("POST", path(format!("{BASE}/git/refs")), state, |s, r| {
-            let body: Value = serde_json::from_slice(&r.body).unwrap();
-            if body["ref"] != "refs/heads/main" || s.main.is_some() {
-                return message(422, "Reference already exists");
-            }
-            s.main = Some(body["sha"].as_str().unwrap().to_owned());
-            ok(
-                201,
-                json!({ "ref": "refs/heads/main", "object": { "sha": s.main } }),
-            )
-        })
+        self.mount(
+            "POST",
+            path_regex(format!("^{ANY_REPO}/git/refs$")),
+            state,
+            |s, r| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap();
+                if body["ref"] != "refs/heads/main" || s.main.is_some() {
+                    return message(422, "Reference already exists");
+                }
+                s.main = Some(body["sha"].as_str().unwrap().to_owned());
+                ok(
+                    201,
+                    json!({ "ref": "refs/heads/main", "object": { "sha": s.main } }),
+                )
+            },
+        )
         .await;
         let page = json!({ "html_url": site, "source": { "branch": "main", "path": "/" } });
         let created = page.clone();
-        self.mount("POST", path(format!("{BASE}/pages")), state, move |s, _| {
-            if s.pages {
-                return message(409, "GitHub Pages is already enabled.");
-            }
-            s.pages = true;
-            ok(201, created.clone())
-        })
+        self.mount(
+            "POST",
+            path_regex(format!("^{ANY_REPO}/pages$")),
+            state,
+            move |s, _| {
+                if s.pages {
+                    return message(409, "GitHub Pages is already enabled.");
+                }
+                s.pages = true;
+                ok(201, created.clone())
+            },
+        )
         .await;
-        self.mount("GET", path(format!("{BASE}/pages")), state, move |s, _| {
-            if s.pages {
-                ok(200, page.clone())
-            } else {
-                message(404, "Not Found")
-            }
-        })
+        self.mount(
+            "GET",
+            path_regex(format!("^{ANY_REPO}/pages$")),
+            state,
+            move |s, _| {
+                if s.pages {
+                    ok(200, page.clone())
+                } else {
+                    message(404, "Not Found")
+                }
+            },
+        )
         .await;
     }
 

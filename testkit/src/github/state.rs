@@ -7,7 +7,7 @@ use git2::{ObjectType, Oid};
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
-use super::{OWNER, ok, repo_json};
+use super::{OWNER, ok, repo_json_named};
 
 pub struct Commit {
     pub tree: String,
@@ -32,7 +32,7 @@ pub struct State {
 }
 
 impl State {
-    pub(super) fn create_repo(&mut self) -> ResponseTemplate {
+    pub(super) fn create_repo(&mut self, name: &str) -> ResponseTemplate {
         if self.repo_owner.is_some() {
             return ok(
                 422,
@@ -48,7 +48,7 @@ impl State {
         if self.default_branch == "main" {
             self.commit_on_main(&[("README.md", b"# site-abc123\n")], "Initial commit");
         }
-        ok(201, repo_json(OWNER, &self.default_branch))
+        ok(201, repo_json_named(OWNER, name, &self.default_branch))
     }
 
     /// Puts a commit with exactly `files` on `main` (someone else's push).
