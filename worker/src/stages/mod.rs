@@ -8,3 +8,4 @@ pub mod notify;
 pub mod publish;
 pub mod resolve;
 pub mod review;
+pub mod screenshots;
