@@ -13,15 +13,8 @@ const CHAT: i64 = 4711;
 /// Chromium's path; `None` (skip) without it, unless the run demands the
 /// browser (`scripts/test` installs it and sets `PAGESMITH_REQUIRE_BROWSER=1`).
 fn browser() -> Option<String> {
-    if let Some(path) = Screenshotter::find_browser() {
-        return Some(path.display().to_string());
-    }
-    assert!(
-        std::env::var_os("PAGESMITH_REQUIRE_BROWSER").is_none(),
-        "PAGESMITH_REQUIRE_BROWSER is set but no chromium is on PATH"
-    );
-    eprintln!("SKIPPED: no chromium on PATH (apt-get install chromium)");
-    None
+    testkit::browser_or_skip(Screenshotter::find_browser(), "chromium")
+        .map(|path| path.display().to_string())
 }
 
 fn prompt(update_id: i64) -> serde_json::Value {
@@ -47,15 +40,6 @@ async fn photos(stack: &Stack) -> Vec<Vec<u8>> {
         .filter(|r| r.url.path().to_ascii_lowercase().ends_with("/sendphoto"))
         .map(|r| r.body)
         .collect()
-}
-
-/// The PNG inside a multipart body.
-fn png_in(body: &[u8]) -> &[u8] {
-    let start = body
-        .windows(8)
-        .position(|w| w == b"\x89PNG\r\n\x1a\n")
-        .expect("a PNG in the upload");
-    &body[start..]
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -91,7 +75,11 @@ async fn a_ready_version_gets_desktop_and_mobile_screenshots_of_its_live_preview
             text.contains(&format!("http://{}/p/", stack.preview)),
             "the caption links the live preview"
         );
-        let png = png_in(body);
+        assert!(
+            text.contains(&format!("http://{}/s/", stack.preview)),
+            "and the safe view"
+        );
+        let png = testkit::png_in(body);
         sizes.push(png_size(png).expect("a valid PNG header"));
         assert!(png.len() > 1_000, "a rendered page, not an empty image");
     }

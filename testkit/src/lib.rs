@@ -44,6 +44,30 @@ where
     }
 }
 
+/// `found` (a browser for a test), or `None` to skip the test, saying so
+/// loudly. `scripts/test` installs Chromium and sets
+/// `PAGESMITH_REQUIRE_BROWSER=1`; there, nothing found fails the test.
+pub fn browser_or_skip<T>(found: Option<T>, what: &str) -> Option<T> {
+    if found.is_some() {
+        return found;
+    }
+    assert!(
+        std::env::var_os("PAGESMITH_REQUIRE_BROWSER").is_none(),
+        "PAGESMITH_REQUIRE_BROWSER is set but {what} is not on PATH"
+    );
+    eprintln!("SKIPPED: {what} is not on PATH (apt-get install chromium)");
+    None
+}
+
+/// The PNG inside an upload (a multipart body): from its signature on.
+pub fn png_in(body: &[u8]) -> &[u8] {
+    let start = body
+        .windows(8)
+        .position(|w| w == b"\x89PNG\r\n\x1a\n")
+        .expect("a PNG in the upload");
+    &body[start..]
+}
+
 /// `url` with its `host:port` replaced by `addr`, keeping any `user@`.
 pub fn with_address(url: &str, addr: std::net::SocketAddr) -> String {
     let (scheme, rest) = url.split_once("://").expect("URL has a scheme");

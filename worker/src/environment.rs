@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use pagesmith::{bundle::BundleStore, queue::Topology};
 use sqlx::PgPool;
+use tokio_util::task::TaskTracker;
 
 use crate::{generator::Generator, publish::Publisher, settings::Settings, telegram::Telegram};
 
@@ -22,6 +23,9 @@ pub struct Environment {
     pub topology: Topology,
     /// Per-chat LLM generation limits (`CHAT_LLM_*`), if on.
     pub chat_limiter: Option<crate::rate_limit::ChatLimiter>,
+    /// Work beside the jobs that no job waits for (the screenshots); a
+    /// stopping worker gives it a moment to finish.
+    pub side_tasks: TaskTracker,
 }
 
 impl Environment {

@@ -5,15 +5,18 @@
 //! Chromium is optional: found on `PATH` when `SCREENSHOT_BROWSER` is unset,
 //! skipped when there is none. Each capture is its own short-lived process
 //! with a throwaway profile and a hard timeout; nothing of it outlives the
-//! call.
+//! call. One browser runs at a time per worker (each costs a few hundred MB),
+//! so a burst of ready versions queues its screenshots instead of starting
+//! a browser per job.
 
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
+    sync::Arc,
     time::Duration,
 };
 
-use tokio::process::Command;
+use tokio::{process::Command, sync::Semaphore};
 
 /// A screen to capture: (label, width, height) in CSS pixels.
 pub const SCREENS: [(&str, u32, u32); 2] = [("desktop", 1280, 800), ("mobile", 390, 844)];
@@ -29,6 +32,10 @@ pub struct Shot {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScreenshotError {
+    /// Chromium renders an error page as happily as a site, so the page is
+    /// fetched first: a 404 or a proxy's 502 page is not worth a photo.
+    #[error("the preview did not serve the page: {0}")]
+    Preview(String),
     #[error("could not run {browser}: {error}")]
     Launch { browser: String, error: String },
     #[error("the browser took longer than {0:?}")]
@@ -39,16 +46,39 @@ pub enum ScreenshotError {
     NoImage(String),
 }
 
-/// Takes the screenshots, when a browser is available.
+/// Takes the screenshots, when a browser is available. Clones share the
+/// one-browser-at-a-time limit.
 #[derive(Debug, Clone)]
 pub struct Screenshotter {
     browser: PathBuf,
     timeout: Duration,
+    http: reqwest::Client,
+    one_at_a_time: Arc<Semaphore>,
 }
 
 impl Screenshotter {
+    /// Runs `browser`, each capture (and the check that the page is served)
+    /// cut off after `timeout`.
     pub fn new(browser: PathBuf, timeout: Duration) -> Self {
-        Self { browser, timeout }
+        Self {
+            browser,
+            timeout,
+            http: reqwest::Client::builder()
+                .timeout(timeout)
+                .build()
+                .unwrap_or_default(),
+            one_at_a_time: Arc::new(Semaphore::new(1)),
+        }
+    }
+
+    /// The browser this runs.
+    pub fn browser(&self) -> &Path {
+        &self.browser
+    }
+
+    /// How long one capture may take (`SCREENSHOT_TIMEOUT_SECS`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The first of the usual Chromium names found on `PATH`.
@@ -65,8 +95,11 @@ impl Screenshotter {
         .find(|candidate| candidate.is_file())
     }
 
-    /// Every screen of `url`, in [`SCREENS`] order.
+    /// Every screen of `url`, in [`SCREENS`] order, if `url` answers 2xx.
     pub async fn capture(&self, url: &str) -> Result<Vec<Shot>, ScreenshotError> {
+        // The semaphore is never closed, so this always gets a turn.
+        let _turn = self.one_at_a_time.acquire().await.ok();
+        self.check_served(url).await?;
         let mut shots = Vec::with_capacity(SCREENS.len());
         for (label, width, height) in SCREENS {
             let png = self.capture_one(url, width, height).await?;
@@ -78,6 +111,20 @@ impl Screenshotter {
             });
         }
         Ok(shots)
+    }
+
+    async fn check_served(&self, url: &str) -> Result<(), ScreenshotError> {
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            // The URL holds the version's preview token: not for the logs.
+            .map_err(|e| ScreenshotError::Preview(e.without_url().to_string()))?;
+        match response.status() {
+            status if status.is_success() => Ok(()),
+            status => Err(ScreenshotError::Preview(format!("it answered {status}"))),
+        }
     }
 
     async fn capture_one(
@@ -178,13 +225,47 @@ mod tests {
         assert_eq!(png_size(&png[..20]), None);
     }
 
+    /// A stand-in preview answering `status` for every page.
+    async fn preview(status: u16) -> wiremock::MockServer {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(
+                wiremock::ResponseTemplate::new(status).set_body_string("<h1>a page</h1>"),
+            )
+            .mount(&server)
+            .await;
+        server
+    }
+
     #[tokio::test]
     async fn a_missing_browser_is_a_launch_error_naming_it() {
+        let served = preview(200).await;
         let shooter = Screenshotter::new("/nonexistent/chromium".into(), Duration::from_secs(5));
-        let err = shooter.capture("http://127.0.0.1:9/").await.unwrap_err();
+        let err = shooter.capture(&served.uri()).await.unwrap_err();
         assert!(
             matches!(&err, ScreenshotError::Launch { browser, .. } if browser == "/nonexistent/chromium"),
             "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_page_the_preview_does_not_serve_is_not_captured() {
+        let failing = preview(502).await;
+        // Were the browser started, this would be a launch error.
+        let shooter = Screenshotter::new("/nonexistent/chromium".into(), Duration::from_secs(5));
+        let err = shooter.capture(&failing.uri()).await.unwrap_err();
+        assert!(
+            matches!(&err, ScreenshotError::Preview(why) if why.contains("502")),
+            "{err}"
+        );
+
+        let gone = format!("http://{}/p/token/", failing.address());
+        drop(failing);
+        let err = shooter.capture(&gone).await.unwrap_err();
+        assert!(matches!(&err, ScreenshotError::Preview(_)), "{err}");
+        assert!(
+            !err.to_string().contains("token"),
+            "no preview token in logs: {err}"
         );
     }
 }

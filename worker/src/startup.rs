@@ -1,11 +1,11 @@
 //! Building and running the worker, the same way in `main` and in tests.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use pagesmith::{bundle::BundleStore, db, queue::Topology};
 use tokio::{net::TcpListener, task::JoinHandle};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     consumer,
@@ -17,6 +17,10 @@ use crate::{
     settings::{PublisherChoice, Settings},
     telegram::Telegram,
 };
+
+/// How long a stopping worker waits for side tasks (two captures, two
+/// photos). Compose gives the worker five minutes to stop.
+const SIDE_TASKS_GRACE: Duration = Duration::from_secs(60);
 
 /// A worker ready to consume.
 pub struct Worker {
@@ -46,7 +50,11 @@ impl Worker {
                     .map_err(|e| anyhow::anyhow!("GitHub publisher: {e}"))?,
             ),
         };
-        tracing::info!(generator = %generator.name(), publisher = publisher.name(), "worker configured");
+        let screenshots = settings.screenshots.as_ref().map_or_else(
+            || "off (no browser)".to_owned(),
+            |s| s.browser().display().to_string(),
+        );
+        tracing::info!(generator = %generator.name(), publisher = publisher.name(), screenshots, "worker configured");
         let bundles = BundleStore::new(settings.common.data_dir.clone());
         // A worker killed mid-bundle leaves its staging behind; no live run
         // stages for longer than the run timeout.
@@ -70,6 +78,7 @@ impl Worker {
             publisher,
             pool,
             settings,
+            side_tasks: TaskTracker::new(),
         };
         Ok(Self { env: Arc::new(env) })
     }
@@ -119,6 +128,7 @@ impl Worker {
             consuming,
             serving,
             background: vec![server, gauge],
+            side_tasks: self.env.side_tasks.clone(),
         })
     }
 
@@ -139,6 +149,7 @@ pub struct RunningWorker {
     consuming: JoinHandle<()>,
     serving: CancellationToken,
     background: Vec<JoinHandle<()>>,
+    side_tasks: TaskTracker,
 }
 
 impl RunningWorker {
@@ -157,6 +168,18 @@ impl RunningWorker {
         tracing::info!("worker stopping");
         self.stop.cancel();
         let consumed = self.consuming.await.context("consumer task failed");
+        // Screenshots of the last ready versions may still be on their way
+        // to the chat; dropping them kills their browser.
+        self.side_tasks.close();
+        if tokio::time::timeout(SIDE_TASKS_GRACE, self.side_tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = self.side_tasks.len(),
+                "side tasks cut short at shutdown"
+            );
+        }
         self.serving.cancel();
         for task in self.background {
             let _ = task.await;

@@ -9,3 +9,4 @@ pub mod progress;
 pub mod publish;
 pub mod resolve;
 pub mod review;
+pub mod screenshots;

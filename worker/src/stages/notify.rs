@@ -134,57 +134,12 @@ pub async fn ready(env: &Environment, ctx: &Context, version: &Version) {
             {
                 tracing::warn!(error = %e, "could not record the ready message");
             }
-            screenshots(env, ctx, version, chat_id);
+            super::screenshots::spawn(env, ctx, version, chat_id);
         }
         Err(e) => {
             tracing::warn!(job.id = %ctx.job.id, error = %e, "could not send the ready message")
         }
     }
-}
-
-/// Sends desktop and mobile screenshots of the live preview under the
-/// ready message, when a browser is configured. It runs beside the job,
-/// never in its way: the job (and an /app job's publish and callback) goes
-/// on at once, and a failure is only logged. It follows a ready message
-/// sent for the first time, so a redelivery sends no second set.
-fn screenshots(env: &Environment, ctx: &Context, version: &Version, chat_id: i64) {
-    let Some(shooter) = env.settings.screenshots.clone() else {
-        return;
-    };
-    let telegram = env.telegram.clone();
-    let (live, _) = preview_urls(&env.settings.preview_base_url, &version.preview_token);
-    let title = escape(&ctx.project.title);
-    let number = version.number;
-    let job_id = ctx.job.id;
-    tokio::spawn(async move {
-        let shots = match shooter.capture(&live).await {
-            Ok(shots) => shots,
-            Err(e) => {
-                tracing::warn!(job.id = %job_id, error = %e, "could not take the screenshots");
-                return;
-            }
-        };
-        for shot in shots {
-            let icon = if shot.label == "mobile" {
-                "📱"
-            } else {
-                "🖥"
-            };
-            let caption = format!(
-                "{icon} <b>{title}</b> version {number}, {label} ({w}×{h})\n👀 {live}",
-                label = shot.label,
-                w = shot.width,
-                h = shot.height,
-            );
-            let file = format!("{}.png", shot.label);
-            if let Err(e) = telegram
-                .send_photo(chat_id, &shot.png, &file, &caption)
-                .await
-            {
-                tracing::warn!(job.id = %job_id, error = %e, "could not send a screenshot");
-            }
-        }
-    });
 }
 
 /// Tells the requester a job failed (or will be retried), in plain words.

@@ -8,3 +8,4 @@ mod history;
 mod interactive;
 mod llm;
 mod publishing;
+mod screenshots;
