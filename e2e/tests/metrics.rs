@@ -163,9 +163,11 @@ async fn metrics_count_a_scripted_flow_exactly() {
         );
     }
     assert_eq!(worker_delta("pagesmith_jobs_failed_total", &[]), 0.0);
-    // The prompt's status message: sent when queued, edited while writing
-    // and checking, and edited into the ready message. The tasks have no
-    // chat.
+    // The prompt's status message: sent once, edited as the stages pass,
+    // and edited into the ready message. The tasks have no chat. Stage
+    // updates go out from a task of their own, and a stage that passes
+    // before Telegram took the last update is folded into the next, so
+    // there are 1 (the ready message) to 3 edits.
     let telegram = |method| {
         worker_delta(
             "pagesmith_telegram_calls_total",
@@ -173,7 +175,11 @@ async fn metrics_count_a_scripted_flow_exactly() {
         )
     };
     assert_eq!(telegram("sendMessage"), 1.0);
-    assert_eq!(telegram("editMessageText"), 3.0);
+    let edits = telegram("editMessageText");
+    assert!(
+        [1.0, 2.0, 3.0].contains(&edits),
+        "the ready edit and at most the two stage edits: {edits}"
+    );
 
     // The preview: requests by view and status.
     let seen = Scrape::get(&stack.client, &preview).await;
