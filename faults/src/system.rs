@@ -220,6 +220,23 @@ impl System {
         Ok(())
     }
 
+    /// Stops a worker as `docker stop` does (SIGTERM: runs in flight
+    /// finish, nothing new is taken), and waits until it is gone.
+    pub async fn stop_worker(&mut self, index: usize) -> anyhow::Result<()> {
+        let mut child = self.workers[index].take().context("worker already gone")?;
+        if let Some(pid) = child.id() {
+            let signalled = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await?;
+            anyhow::ensure!(signalled.success(), "kill -TERM {pid} failed");
+        }
+        tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .context("the worker did not stop within 30 s of SIGTERM")??;
+        Ok(())
+    }
+
     fn spawn(
         &self,
         name: &str,

@@ -151,20 +151,25 @@ enum Table {
 }
 
 /// `kill -9` the worker, then a fresh one must publish and call back the
-/// job; it is stopped after, so the next kill point starts clean.
+/// job; once the delivery is recorded it is stopped (SIGTERM, letting its
+/// run finish), so the next kill point starts clean. Killing it as soon as
+/// the evaluator had the callback would be a fourth kill point, inside the
+/// callback (see RELIABILITY.md).
 async fn kill_and_finish(system: &mut System, worker: usize, key: &AppKey) -> anyhow::Result<()> {
     system.kill_worker(worker).await?;
     let fresh = system.start_worker(&[]).await?;
     wait::until(Duration::from_secs(60), || async {
-        system
-            .evaluator
-            .accepted()
-            .iter()
-            .any(|c| c.body["nonce"] == key.nonce.as_str())
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT callback_status FROM app_requests WHERE nonce = $1")
+                .bind(&key.nonce)
+                .fetch_one(&system.pool)
+                .await
+                .unwrap_or_default();
+        status.as_deref() == Some("delivered")
     })
     .await
     .with_context(|| format!("{} never called back after the restart", key.task))?;
-    system.kill_worker(fresh).await
+    system.stop_worker(fresh).await
 }
 
 /// Staging directories under DATA_DIR/tmp.
