@@ -83,7 +83,8 @@ impl Progress {
     }
 
     /// Waits until every queued update went out (or failed, which is only
-    /// logged); returns the status message's id, if there is one.
+    /// logged), and puts the status message's id, if there is one, on the
+    /// job for the ready message to replace.
     pub async fn finish(mut self, ctx: &mut Context) {
         self.updates = None;
         if let Some(task) = self.task.take() {
