@@ -1,4 +1,5 @@
-//! Polling with a deadline.
+//! Polling with a deadline. (`testkit::eventually` panics on timeout; the
+//! suite reports a scenario that did not get there instead.)
 
 use std::{future::Future, time::Duration};
 

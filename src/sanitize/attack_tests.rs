@@ -154,10 +154,7 @@ fn markup() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    // `PROPTEST_CASES` raises it for a longer hunt (scripts/fuzz).
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(testkit::proptest_cases(512)))]
 
     #[test]
     fn no_output_holds_a_script_or_handler(input in markup()) {

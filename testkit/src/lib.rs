@@ -17,6 +17,15 @@ pub use proxy::TcpProxy;
 
 use std::time::Duration;
 
+/// How many cases a property test runs: `PROPTEST_CASES` when set (as
+/// `scripts/fuzz` sets it, for a longer hunt), else `default`.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Logs for tests when `TEST_LOG` is set (`TEST_LOG=debug cargo test ...`).
 pub fn init_tracing() {
     if let Ok(level) = std::env::var("TEST_LOG") {

@@ -23,11 +23,7 @@ use worker::{
 
 /// `PROPTEST_CASES` when set, else `default`.
 fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig::with_cases(cases)
+    ProptestConfig::with_cases(testkit::proptest_cases(default))
 }
 
 // ------------------------------------------------------------ LLM answers
