@@ -94,8 +94,11 @@ impl fmt::Display for TelegramMode {
 pub struct IngestSettings {
     /// `INGEST_MAX_BATCH` (default 256): most updates per commit.
     pub max_batch: usize,
-    /// `INGEST_LANES` (default 4): batches committing at once, each lane
-    /// owning a share of the update ids.
+    /// `INGEST_LANES` (default 2): batches committing at once, each lane
+    /// owning a share of the update ids. Fewer lanes make larger batches:
+    /// on two cores, 1 and 2 lanes took 1.4x the updates/s of 4 and 2x
+    /// those of 8 (`scripts/bench-ingress`); two keep one slow commit from
+    /// holding every update up.
     pub max_inflight: usize,
 }
 
@@ -197,7 +200,7 @@ impl Settings {
 
         let ingest = IngestSettings {
             max_batch: env.parse_or("INGEST_MAX_BATCH", 256usize).max(1),
-            max_inflight: env.parse_or("INGEST_LANES", 4usize).clamp(1, 64),
+            max_inflight: env.parse_or("INGEST_LANES", 2usize).clamp(1, 64),
         };
         let relay = RelaySettings {
             batch: env.parse_or("RELAY_BATCH", 256i64).max(1),

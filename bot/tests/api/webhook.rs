@@ -305,4 +305,21 @@ async fn a_thousand_concurrent_updates_with_30_percent_duplicates_give_exactly_7
         .collect();
     assert_eq!(messages.len(), 700, "exactly 700 messages were published");
     assert_eq!(job_ids.len(), 700, "each job published once");
+
+    // The ingress tables carry no foreign keys (migration 0004), so the
+    // references are checked here: each update names its own job, and each
+    // published message names a job that exists.
+    assert_eq!(
+        bot.count("SELECT count(DISTINCT u.job_id) FROM telegram_updates u JOIN jobs j ON j.id = u.job_id")
+            .await,
+        700,
+        "every update names a distinct, existing job"
+    );
+    let stored: HashSet<String> = sqlx::query_scalar("SELECT id::text FROM jobs")
+        .fetch_all(&bot.db.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(job_ids, stored, "the messages name exactly the stored jobs");
 }
