@@ -12,6 +12,7 @@ pub mod headers;
 pub mod published;
 pub mod request_metrics;
 pub mod routes;
+pub mod sendfile;
 pub mod settings;
 pub mod startup;
 pub mod state;

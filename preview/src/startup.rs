@@ -35,6 +35,7 @@ use crate::{
     published::{self, Hosting},
     request_metrics::{RequestMetrics, View},
     routes,
+    sendfile::SendfileListener,
     settings::Settings,
     state::{App, AppState},
     versions::VersionCache,
@@ -137,7 +138,7 @@ async fn serve(
             tracing::warn!(%error, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router)
+    axum::serve(SendfileListener(listener), router)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -310,8 +310,10 @@ async fn a_thousand_concurrent_updates_with_30_percent_duplicates_give_exactly_7
     // references are checked here: each update names its own job, and each
     // published message names a job that exists.
     assert_eq!(
-        bot.count("SELECT count(DISTINCT u.job_id) FROM telegram_updates u JOIN jobs j ON j.id = u.job_id")
-            .await,
+        bot.count(
+            "SELECT count(DISTINCT u.job_id) FROM telegram_updates u JOIN jobs j ON j.id = u.job_id"
+        )
+        .await,
         700,
         "every update names a distinct, existing job"
     );

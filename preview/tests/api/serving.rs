@@ -176,6 +176,40 @@ async fn large_files_are_streamed_whole() {
 }
 
 #[tokio::test]
+async fn cached_large_files_go_out_whole_from_their_bundle_with_sendfile() {
+    let app = spawn_preview().await;
+    // Image bytes (never compressed, whatever the client accepts), large
+    // enough for `sendfile`, and a small page beside them.
+    let video: Vec<u8> = (0..200 * 1024).map(|i| (i * 13 % 256) as u8).collect();
+    let version = app
+        .create_version(&[
+            ("index.html", b"<p>hi</p>".as_slice()),
+            ("photo.png", &video),
+        ])
+        .await;
+    let before = preview::sendfile::bytes_sent_from_files();
+    for round in ["first read, from disk", "second read, from the cache"] {
+        let response = app.get(&version.live("photo.png")).await;
+        assert_eq!(response.status(), 200, "{round}");
+        assert_eq!(
+            response.headers()["content-length"],
+            video.len().to_string().as_str(),
+            "{round}"
+        );
+        assert!(
+            response.bytes().await.unwrap() == video,
+            "{round}: byte-exact"
+        );
+    }
+    let page = app.get(&version.live("index.html")).await;
+    assert_eq!(page.text().await.unwrap(), "<p>hi</p>");
+    assert!(
+        preview::sendfile::bytes_sent_from_files() - before >= 2 * video.len() as u64,
+        "both responses' bodies went out with sendfile, not through a copy"
+    );
+}
+
+#[tokio::test]
 async fn no_response_sets_a_cookie() {
     let app = spawn_preview().await;
     let version = app.create_version(&sample_site()).await;
