@@ -75,7 +75,7 @@ pub async fn spawn_bot_with(options: Options) -> TestBot {
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
-    TestBot {
+    let bot = TestBot {
         addr,
         client: reqwest::Client::new(),
         db,
@@ -83,10 +83,31 @@ pub async fn spawn_bot_with(options: Options) -> TestBot {
         db_proxy,
         broker_proxy,
         shutdown: Some(shutdown),
-    }
+    };
+    bot.wait_until_healthy().await;
+    bot
 }
 
 impl TestBot {
+    /// Waits for `/health` to say 200, which means the relay has connected
+    /// and declared its queues. A test that ended before that could see the
+    /// relay's declarations land after `TestBroker` deleted the queues, and
+    /// leave them on the broker.
+    async fn wait_until_healthy(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = self.client.get(self.url("/health")).send().await;
+            if status.is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the bot did not become healthy within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
