@@ -118,6 +118,14 @@ fn source_of(slice: &[u8]) -> Option<(Arc<File>, u64)> {
         .then(|| (region.file.clone(), region.offset + (at - start) as u64))
 }
 
+fn is_disconnect(error: &io::Error) -> bool {
+    use io::ErrorKind::*;
+    matches!(
+        error.kind(),
+        BrokenPipe | ConnectionReset | ConnectionAborted | NotConnected
+    )
+}
+
 /// A TCP connection that sends file-backed slices with `sendfile`.
 pub struct SendfileStream {
     inner: TcpStream,
@@ -211,9 +219,10 @@ impl AsyncWrite for SendfileStream {
                 }
                 return match ready!(self.poll_sendfile(cx, &file, offset, buf.len())) {
                     Ok(n) => Poll::Ready(Ok(n)),
+                    // A client that went away: nothing to fall back to.
+                    Err(error) if is_disconnect(&error) => Poll::Ready(Err(error)),
                     // The bytes are in memory too: should the file refuse
-                    // (EIO, a file system without sendfile), write them. A
-                    // broken connection fails this write the same way.
+                    // (EIO, a file system without sendfile), write them.
                     Err(error) => {
                         tracing::warn!(%error, "sendfile failed; writing from memory");
                         Pin::new(&mut self.inner).poll_write_vectored(cx, &bufs[..1])
