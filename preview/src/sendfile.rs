@@ -173,6 +173,14 @@ impl SendfileStream {
                 rustix::fs::sendfile(&self.inner, file, Some(&mut at), len).map_err(io::Error::from)
             });
             match sent {
+                // The file ended before the range did: not the bytes we
+                // hold, so let the caller write those instead.
+                Ok(0) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the file is shorter than its cached bytes",
+                    )));
+                }
                 Ok(n) => {
                     SENT_FROM_FILES.fetch_add(n as u64, Ordering::Relaxed);
                     return Poll::Ready(Ok(n));
@@ -365,6 +373,19 @@ mod tests {
         );
     }
 
+    /// What a client receives when `bytes` are written to it whole.
+    async fn send_through(bytes: &[u8]) -> Vec<u8> {
+        let (mut server, mut client) = pair().await;
+        let write = async {
+            server.write_all(bytes).await.unwrap();
+            server.shutdown().await.unwrap();
+        };
+        let mut got = Vec::new();
+        let (_, read) = tokio::join!(write, client.read_to_end(&mut got));
+        read.unwrap();
+        got
+    }
+
     #[tokio::test]
     async fn bytes_whose_file_refuses_sendfile_are_written_from_memory() {
         let _serial = SERIAL.lock().await;
@@ -373,18 +394,24 @@ mod tests {
         // A directory's handle: sendfile from it fails (EINVAL).
         let refusing = Arc::new(File::open(dir.path()).unwrap());
         let bytes = file_backed(body.clone(), refusing, 0);
-        let (mut server, mut client) = pair().await;
         let before = bytes_sent_from_files();
-
-        let write = async {
-            server.write_all(&bytes).await.unwrap();
-            server.shutdown().await.unwrap();
-        };
-        let mut got = Vec::new();
-        let (_, read) = tokio::join!(write, client.read_to_end(&mut got));
-        read.unwrap();
+        let got = send_through(&bytes).await;
         assert!(got == body, "every byte arrives, from memory");
         assert_eq!(bytes_sent_from_files(), before, "nothing went by sendfile");
+    }
+
+    #[tokio::test]
+    async fn bytes_whose_file_is_too_short_are_written_from_memory() {
+        let _serial = SERIAL.lock().await;
+        let (file, body) = file_with(0, MIN_LEN * 2);
+        // Registered as if they were further into the file than it goes.
+        let bytes = file_backed(
+            body.clone(),
+            Arc::new(File::open(file.path()).unwrap()),
+            (MIN_LEN * 2) as u64,
+        );
+        let got = send_through(&bytes).await;
+        assert!(got == body, "every byte arrives, from memory");
     }
 
     #[test]
