@@ -126,11 +126,7 @@ impl Files {
         handle.read_exact(&mut buf).await.map_err(missing)?;
         // Large files keep a handle on the bundle's content file, so the
         // connection can send them from it without a copy (`sendfile`).
-        let bytes = if buf.len() >= sendfile::MIN_LEN {
-            sendfile::file_backed(buf, Arc::new(handle.into_std().await), span.offset)
-        } else {
-            Bytes::from(buf)
-        };
+        let bytes = sendfile::file_backed(buf, Arc::new(handle.into_std().await), span.offset);
         let mut cache = self.cache.write().expect("lock");
         // First come, first kept: the cache only fills, which suits a small
         // set of immutable files; past capacity, files are read from disk.
