@@ -29,11 +29,18 @@ impl FromStr for LogFormat {
     }
 }
 
-/// Installs the global tracing subscriber. `RUST_LOG` filters (default `info`).
+/// The filter without `RUST_LOG`. chromiumoxide 0.9 warns once per
+/// sub-resource of every page the worker checks, because current Chromium
+/// sends a protocol field it does not know (the event is dropped, nothing
+/// breaks): only its errors are worth a line.
+pub const DEFAULT_FILTER: &str = "info,chromiumoxide=error";
+
+/// Installs the global tracing subscriber. `RUST_LOG` filters (default
+/// [`DEFAULT_FILTER`]).
 ///
 /// Calling it twice is harmless, so tests may call it freely.
 pub fn init(format: LogFormat) {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| DEFAULT_FILTER.to_owned());
     init_with_filter(format, &filter);
 }
 

@@ -6,15 +6,14 @@ use std::time::Duration;
 
 use e2e::{Stack, StackOptions};
 use serde_json::json;
-use worker::screenshot::{Screenshotter, png_size};
+use worker::browser::{Browser, png_size};
 
 const CHAT: i64 = 4711;
 
 /// Chromium's path; `None` (skip) without it, unless the run demands the
 /// browser (`scripts/test` installs it and sets `PAGESMITH_REQUIRE_BROWSER=1`).
 fn browser() -> Option<String> {
-    testkit::browser_or_skip(Screenshotter::find_browser(), "chromium")
-        .map(|path| path.display().to_string())
+    testkit::browser_or_skip(Browser::find(), "chromium").map(|path| path.display().to_string())
 }
 
 fn prompt(update_id: i64) -> serde_json::Value {

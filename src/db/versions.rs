@@ -11,13 +11,47 @@ use uuid::Uuid;
 
 use crate::bundle::FileEntry;
 
-/// One self-check and how it went.
+/// One check and how it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckResult {
+    /// For a check of the brief, its exact text.
     pub name: String,
+    /// Versions recorded before browser checks hold only static ones.
+    #[serde(default)]
+    pub kind: CheckKind,
     pub passed: bool,
     /// What failed, or what was verified.
     pub detail: String,
+}
+
+/// What a check looked at, so a report says which kind of claim it makes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// The files: structure, links, parsing, attachments, LICENSE, README.
+    #[default]
+    Static,
+    /// The page in a browser: a `js:` check of the brief, or the page's
+    /// own health (errors, files that failed to load).
+    Browser,
+    /// The model's JavaScript reading of a plain-English check, run in the
+    /// browser: the verdict is only as good as that reading.
+    Derived,
+}
+
+impl CheckKind {
+    /// Structure (`static`) or behaviour (`browser`, `derived`).
+    pub fn is_behaviour(self) -> bool {
+        self != CheckKind::Static
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::Static => "static",
+            CheckKind::Browser => "browser",
+            CheckKind::Derived => "derived",
+        }
+    }
 }
 
 /// A version to record.
@@ -242,11 +276,9 @@ pub struct HistoryEntry {
 }
 
 impl HistoryEntry {
-    /// Self-checks passed, out of how many.
-    pub fn score(&self) -> (usize, usize) {
-        let checks: Vec<CheckResult> =
-            serde_json::from_value(self.checks.clone()).unwrap_or_default();
-        (checks.iter().filter(|c| c.passed).count(), checks.len())
+    /// The version's checks (none, if the stored ones do not read).
+    pub fn checks(&self) -> Vec<CheckResult> {
+        serde_json::from_value(self.checks.clone()).unwrap_or_default()
     }
 }
 

@@ -27,15 +27,3 @@ pub struct Environment {
     /// stopping worker gives it a moment to finish.
     pub side_tasks: TaskTracker,
 }
-
-impl Environment {
-    /// The generator that wrote `name` (`builtin` or `llm:<model>`), for a
-    /// repair round by the same hand.
-    pub fn generator_named(&self, name: &str) -> &Arc<dyn Generator> {
-        if self.generator.name() == name {
-            &self.generator
-        } else {
-            &self.fallback
-        }
-    }
-}

@@ -1,6 +1,7 @@
 //! `worker`: consumes jobs, generates, checks, bundles, talks to Telegram,
 //! publishes and calls back.
 
+pub mod browser;
 pub mod callbacks;
 pub mod commands;
 pub mod consumer;
@@ -14,9 +15,9 @@ pub mod pipeline;
 pub mod process;
 pub mod publish;
 pub mod rate_limit;
-pub mod screenshot;
 pub mod secrets;
 pub mod settings;
+pub mod shorten;
 pub mod stages;
 pub mod startup;
 pub mod telegram;

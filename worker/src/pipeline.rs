@@ -1,5 +1,5 @@
 //! A generation job from prompt to published site:
-//! resolve → generate → check (+ one repair) → bundle → ready → (approval)
+//! resolve → generate → check (+ repair rounds) → bundle → ready → (approval)
 //! → publish → callback (for /app jobs).
 //!
 //! Every stage commits its result with the job's state, and each run starts
@@ -10,20 +10,17 @@
 use std::time::Instant;
 
 use pagesmith::{
-    bundle::BundleFile,
-    db::{self, generations::Generation, jobs::Job, versions::CheckResult},
+    db::{self, jobs::Job},
     domain::JobState,
 };
 
 use crate::{
     environment::Environment,
     error::JobError,
-    generator::GeneratedFile,
-    manifest::{self, ManifestError},
     stages::{
-        bundle, callback, check, generate, notify,
+        bundle, callback, generate, notify,
         progress::{Progress, Stage},
-        publish,
+        publish, repair,
         resolve::{self, Context},
         review,
     },
@@ -110,7 +107,7 @@ async fn produce_with(
 
     let started = Instant::now();
     progress.show(Stage::Checking, ctx);
-    let (files, checks) = check_and_repair(env, ctx, &mut generation).await?;
+    let (files, checks) = repair::check_and_repair(env, ctx, &mut generation).await?;
     observe("check", started);
 
     let started = Instant::now();
@@ -125,87 +122,4 @@ fn observe(stage: &'static str, started: Instant) {
     let elapsed = started.elapsed();
     tracing::debug!(stage, ?elapsed, "stage done");
     metrics::histogram!("pagesmith_stage_seconds", "stage" => stage).record(elapsed.as_secs_f64());
-}
-
-/// Builds the site's files and checks them; on failures, asks the generator
-/// once for a repair and keeps it if it is no worse.
-async fn check_and_repair(
-    env: &Environment,
-    ctx: &Context,
-    generation: &mut Generation<GeneratedFile>,
-) -> Result<(Vec<BundleFile>, Vec<CheckResult>), JobError> {
-    let mut files = build(env, ctx, &generation.files)?;
-    let mut results = run_checks(ctx, &files);
-    let problems = check::problems(&results);
-    if problems.is_empty() || generation.repaired || !repair_fits_budget(env, ctx) {
-        return Ok((files, results));
-    }
-
-    let generator = env.generator_named(&generation.generator).clone();
-    tracing::info!(job.id = %ctx.job.id, problems = problems.len(), "asking for a repair round");
-    match generator
-        .repair(&ctx.request, &generation.files, &problems)
-        .await
-    {
-        Ok(repaired) => match build(env, ctx, &repaired.files) {
-            Ok(repaired_files) => {
-                let repaired_results = run_checks(ctx, &repaired_files);
-                if check::problems(&repaired_results).len() <= problems.len() {
-                    files = repaired_files;
-                    results = repaired_results;
-                    generation.files = repaired.files;
-                    if let Some(raw) = repaired.raw_output {
-                        let first = generation.raw_output.take().unwrap_or_default();
-                        generation.raw_output = Some(format!("{first}\n\n--- repair ---\n\n{raw}"));
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(job.id = %ctx.job.id, error = %e, "the repaired site was refused; keeping the first")
-            }
-        },
-        Err(e) => {
-            tracing::warn!(job.id = %ctx.job.id, error = %e, "the repair round failed; keeping the first")
-        }
-    }
-    generation.repaired = true;
-    let mut conn = env.pool.acquire().await?;
-    db::generations::save(&mut conn, ctx.job.id, generation).await?;
-    Ok((files, results))
-}
-
-fn build(
-    env: &Environment,
-    ctx: &Context,
-    generated: &[GeneratedFile],
-) -> Result<Vec<BundleFile>, JobError> {
-    manifest::build(
-        generated,
-        &ctx.carried,
-        &ctx.request.attachments,
-        &env.settings.limits,
-        &env.settings.own_secrets,
-        &generate::fill_in(ctx),
-    )
-    .map_err(|e| match e {
-        ManifestError::Secret(_) => {
-            JobError::permanent(e.to_string(), crate::texts::SECRET_IN_SITE)
-        }
-        ManifestError::Invalid(_) => JobError::permanent(e.to_string(), crate::texts::BAD_MANIFEST),
-    })
-}
-
-fn run_checks(ctx: &Context, files: &[BundleFile]) -> Vec<CheckResult> {
-    check::run(
-        files,
-        &ctx.request.brief,
-        &ctx.request.checks,
-        &ctx.request.attachments,
-    )
-}
-
-/// A repair round is skipped when an /app deadline is near: a site that
-/// fails a check but is on time beats a better one that is late.
-fn repair_fits_budget(env: &Environment, ctx: &Context) -> bool {
-    generate::budget(env, ctx).is_none_or(|left| left > std::time::Duration::from_secs(60))
 }

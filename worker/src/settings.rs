@@ -7,7 +7,9 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::{
-    generator::llm::LlmSettings, publish::github::GithubSettings, screenshot::Screenshotter,
+    browser::{Browser, Timeouts},
+    generator::llm::LlmSettings,
+    publish::github::GithubSettings,
 };
 
 /// Everything `worker` reads at start-up.
@@ -70,11 +72,21 @@ pub struct Settings {
     /// `WORKER_JOBS_GAUGE_SECS` (default 15): how often the jobs-by-state
     /// gauge is counted from PostgreSQL.
     pub jobs_gauge_interval: Duration,
-    /// `SCREENSHOT_BROWSER`: Chromium, for desktop and mobile screenshots of
-    /// each ready version. A path, or `off`; unset, the usual names are
-    /// looked up on `PATH`, and without one no screenshots are taken.
-    /// `SCREENSHOT_TIMEOUT_SECS` (default 20) bounds each capture.
-    pub screenshots: Option<Screenshotter>,
+    /// `BROWSER` (formerly `SCREENSHOT_BROWSER`): headless Chromium, for the
+    /// behaviour checks of every version and the screenshots of ready ones.
+    /// A path, or `off`; unset, the usual names are looked up on `PATH`.
+    /// Without one, behaviour checks are reported as not run.
+    /// `BROWSER_TIMEOUT_SECS` (default 20) bounds a whole page run and
+    /// `BROWSER_CHECK_TIMEOUT_MS` (default 3000) each check.
+    pub browser: Option<Browser>,
+    /// `SCREENSHOTS` (default on, with a browser): desktop and mobile photos
+    /// under each ready message. `SCREENSHOT_TIMEOUT_SECS` (default 20)
+    /// bounds each photo's upload.
+    pub screenshots: bool,
+    pub screenshot_timeout: Duration,
+    /// `REPAIR_ROUNDS` (default 2, at most 5): repair rounds an LLM-written
+    /// site gets while checks fail.
+    pub repair_rounds: i32,
     /// Our own secrets, which must never appear in a generated file:
     /// `APP_SECRET`, `TELEGRAM_WEBHOOK_SECRET`, `GITHUB_TOKEN` (when set)
     /// and the tokens above.
@@ -250,21 +262,35 @@ impl Settings {
 
         let screenshot_timeout =
             Duration::from_secs(env.parse_or("SCREENSHOT_TIMEOUT_SECS", 20u64).max(1));
-        let screenshot_browser = env.optional("SCREENSHOT_BROWSER");
-        let screenshots = match screenshot_browser.as_deref().map(str::trim) {
+        let screenshots = env.parse_or("SCREENSHOTS", true);
+        let repair_rounds = env.parse_or("REPAIR_ROUNDS", 2i32);
+        if !(0..=5).contains(&repair_rounds) {
+            env.reject("REPAIR_ROUNDS", "must be 0 to 5");
+        }
+        let timeouts = Timeouts {
+            run: Duration::from_secs(env.parse_or("BROWSER_TIMEOUT_SECS", 20u64).max(2)),
+            check: Duration::from_millis(
+                env.parse_or("BROWSER_CHECK_TIMEOUT_MS", 3000u64).max(100),
+            ),
+            ..Timeouts::default()
+        };
+        let (browser_var, browser_path) = match env.optional("BROWSER") {
+            Some(path) => ("BROWSER", Some(path)),
+            None => ("SCREENSHOT_BROWSER", env.optional("SCREENSHOT_BROWSER")),
+        };
+        let browser = match browser_path.as_deref().map(str::trim) {
             Some("off" | "none") => None,
             Some(path) if PathBuf::from(path).is_file() => {
-                Some(Screenshotter::new(path.into(), screenshot_timeout))
+                Some(Browser::new(path.into(), timeouts))
             }
             Some(path) => {
                 env.reject(
-                    "SCREENSHOT_BROWSER",
+                    browser_var,
                     format!("{path} is not a file: give Chromium's path, or `off`"),
                 );
                 None
             }
-            None => Screenshotter::find_browser()
-                .map(|browser| Screenshotter::new(browser, screenshot_timeout)),
+            None => Browser::find().map(|path| Browser::new(path, timeouts)),
         };
 
         let mut own_secrets: Vec<SecretString> =
@@ -299,7 +325,10 @@ impl Settings {
             app_publish_reserve,
             callback_allow_private,
             metrics_addr,
+            browser,
             screenshots,
+            screenshot_timeout,
+            repair_rounds,
             jobs_gauge_interval,
             own_secrets,
         })
@@ -365,30 +394,71 @@ mod tests {
     }
 
     #[test]
-    fn the_screenshot_browser_is_off_a_path_or_an_error_naming_it() {
+    fn the_browser_is_off_a_path_or_an_error_naming_it() {
+        let mut vars = base();
+        vars.push(("BROWSER", "off"));
+        assert!(
+            Settings::read(Env::from_vars(vars))
+                .unwrap()
+                .browser
+                .is_none()
+        );
+
+        let mut vars = base();
+        vars.push(("BROWSER", "/bin/sh"));
+        let browser = Settings::read(Env::from_vars(vars)).unwrap().browser;
+        assert_eq!(browser.unwrap().path(), std::path::Path::new("/bin/sh"));
+
+        for name in ["BROWSER", "SCREENSHOT_BROWSER"] {
+            let mut vars = base();
+            vars.push((name, "/nonexistent/chromium"));
+            let err = Settings::read(Env::from_vars(vars)).unwrap_err();
+            assert_eq!(err.0[0].name, name);
+            assert!(err.0[0].problem.contains("/nonexistent/chromium"), "{err}");
+        }
+
+        // The older name still works, and BROWSER wins over it.
         let mut vars = base();
         vars.push(("SCREENSHOT_BROWSER", "off"));
         assert!(
             Settings::read(Env::from_vars(vars))
                 .unwrap()
-                .screenshots
+                .browser
                 .is_none()
         );
-
         let mut vars = base();
-        vars.push(("SCREENSHOT_BROWSER", "/bin/sh"));
+        vars.extend([("SCREENSHOT_BROWSER", "off"), ("BROWSER", "/bin/sh")]);
         assert!(
             Settings::read(Env::from_vars(vars))
                 .unwrap()
-                .screenshots
+                .browser
                 .is_some()
         );
+    }
 
+    #[test]
+    fn repair_rounds_and_browser_timeouts_are_read_and_bounded() {
+        let settings = Settings::read(Env::from_vars(base())).unwrap();
+        assert_eq!(settings.repair_rounds, 2);
         let mut vars = base();
-        vars.push(("SCREENSHOT_BROWSER", "/nonexistent/chromium"));
-        let err = Settings::read(Env::from_vars(vars)).unwrap_err();
-        assert_eq!(err.0[0].name, "SCREENSHOT_BROWSER");
-        assert!(err.0[0].problem.contains("/nonexistent/chromium"), "{err}");
+        vars.extend([
+            ("REPAIR_ROUNDS", "0"),
+            ("BROWSER", "/bin/sh"),
+            ("BROWSER_TIMEOUT_SECS", "7"),
+            ("BROWSER_CHECK_TIMEOUT_MS", "250"),
+        ]);
+        let settings = Settings::read(Env::from_vars(vars)).unwrap();
+        assert_eq!(settings.repair_rounds, 0);
+        let timeouts = settings.browser.unwrap().timeouts();
+        assert_eq!(timeouts.run, Duration::from_secs(7));
+        assert_eq!(timeouts.check, Duration::from_millis(250));
+
+        for bad in ["6", "-1", "two"] {
+            let mut vars = base();
+            vars.push(("REPAIR_ROUNDS", bad));
+            let err = Settings::read(Env::from_vars(vars)).unwrap_err();
+            assert_eq!(err.0[0].name, "REPAIR_ROUNDS", "{bad}");
+        }
     }
 
     #[test]

@@ -50,11 +50,11 @@ impl Worker {
                     .map_err(|e| anyhow::anyhow!("GitHub publisher: {e}"))?,
             ),
         };
-        let screenshots = settings.screenshots.as_ref().map_or_else(
-            || "off (no browser)".to_owned(),
-            |s| s.browser().display().to_string(),
+        let browser = settings.browser.as_ref().map_or_else(
+            || "off: behaviour checks will be reported as not run".to_owned(),
+            |b| b.path().display().to_string(),
         );
-        tracing::info!(generator = %generator.name(), publisher = publisher.name(), screenshots, "worker configured");
+        tracing::info!(generator = %generator.name(), publisher = publisher.name(), browser, "worker configured");
         let bundles = BundleStore::new(settings.common.data_dir.clone());
         // A worker killed mid-bundle leaves its staging behind; no live run
         // stages for longer than the run timeout.

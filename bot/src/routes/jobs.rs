@@ -6,7 +6,10 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use pagesmith::{
-    db,
+    db::{
+        self,
+        versions::{CheckKind, CheckResult},
+    },
     domain::{FieldErrors, JobState},
 };
 use serde::Serialize;
@@ -72,6 +75,51 @@ pub struct PreviewView {
     pub state: String,
     pub checks_passed: usize,
     pub checks_total: usize,
+    /// Every check of the version, each with its own verdict.
+    pub checks: Vec<CheckView>,
+}
+
+/// One check of a version and how it went.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckView {
+    /// For a check of the brief, its exact text.
+    pub name: String,
+    pub kind: CheckKindView,
+    /// Only a check that ran and held passes; a check that could not run
+    /// (no browser) has `passed: false` and says so in `detail`.
+    pub passed: bool,
+    /// What was verified, or what failed ("returned false; `document.title`
+    /// is 'Tide Tally'").
+    pub detail: String,
+}
+
+/// What a check looked at.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKindView {
+    /// The files alone: structure, links, parsing, LICENSE, README.
+    Static,
+    /// The page in headless Chromium: a `js:` check of the brief, or the
+    /// page's own health (errors, files that failed to load).
+    Browser,
+    /// The model's JavaScript reading of a plain-English check, run in the
+    /// browser: only as good as that reading.
+    Derived,
+}
+
+impl From<CheckResult> for CheckView {
+    fn from(check: CheckResult) -> Self {
+        Self {
+            name: check.name,
+            kind: match check.kind {
+                CheckKind::Static => CheckKindView::Static,
+                CheckKind::Browser => CheckKindView::Browser,
+                CheckKind::Derived => CheckKindView::Derived,
+            },
+            passed: check.passed,
+            detail: check.detail,
+        }
+    }
 }
 
 /// Where a job stands, with its preview links once a version is ready.
@@ -115,18 +163,21 @@ pub async fn show(
         .trim_end_matches('/');
     let preview = match (job.version_number, &job.preview_token) {
         (Some(version), Some(token)) => {
-            let checks: Vec<serde_json::Value> = job
+            // Rows are written by the worker; one that does not read is
+            // shown as no checks rather than failing the whole answer.
+            let checks: Vec<CheckResult> = job
                 .checks
-                .as_ref()
-                .and_then(|c| c.as_array().cloned())
+                .clone()
+                .and_then(|c| serde_json::from_value(c).ok())
                 .unwrap_or_default();
             Some(PreviewView {
                 version,
                 live_url: format!("{base}/p/{token}/"),
                 safe_url: format!("{base}/s/{token}/"),
                 state: job.version_state.clone().unwrap_or_default(),
-                checks_passed: checks.iter().filter(|c| c["passed"] == true).count(),
+                checks_passed: checks.iter().filter(|c| c.passed).count(),
                 checks_total: checks.len(),
+                checks: checks.into_iter().map(CheckView::from).collect(),
             })
         }
         _ => None,

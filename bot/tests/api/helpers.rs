@@ -236,7 +236,13 @@ pub async fn make_ready(bot: &TestBot, job_id: uuid::Uuid, task: &str) {
     .bind(uuid::Uuid::new_v4())
     .bind(project)
     .bind(job_id)
-    .bind(json!([{"name": "a", "passed": true, "detail": ""}, {"name": "b", "passed": false, "detail": "x"}]))
+    // A version recorded before kinds existed reads as a static check.
+    .bind(json!([
+        {"name": "HTML parses", "passed": true, "detail": "every HTML file is a complete document"},
+        {"name": "js: document.title === 'X'", "kind": "browser", "passed": false,
+         "detail": "returned false; `document.title` is 'Y'"},
+        {"name": "The page shows the total", "kind": "derived", "passed": true, "detail": "true"}
+    ]))
     .execute(&bot.db.pool)
     .await
     .unwrap();

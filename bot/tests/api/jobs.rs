@@ -67,8 +67,16 @@ async fn a_ready_job_shows_its_live_and_safe_preview_links() {
             "live_url": "https://preview.example.net/p/tok123/",
             "safe_url": "https://preview.example.net/s/tok123/",
             "state": "active",
-            "checks_passed": 1,
-            "checks_total": 2
+            "checks_passed": 2,
+            "checks_total": 3,
+            "checks": [
+                {"name": "HTML parses", "kind": "static", "passed": true,
+                 "detail": "every HTML file is a complete document"},
+                {"name": "js: document.title === 'X'", "kind": "browser", "passed": false,
+                 "detail": "returned false; `document.title` is 'Y'"},
+                {"name": "The page shows the total", "kind": "derived", "passed": true,
+                 "detail": "true"}
+            ]
         })
     );
 }

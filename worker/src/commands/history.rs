@@ -1,5 +1,5 @@
 //! `/history`: every version of the chat's latest site, newest first, with
-//! its self-check score, its state, its commit and its preview link.
+//! its check scores (structure and behaviour), its state, its commit and its preview link.
 
 use pagesmith::{
     db::{self, versions::HistoryEntry},
@@ -34,7 +34,7 @@ pub async fn run(env: &Environment, command: &TelegramCommand) -> Result<String,
 }
 
 fn line(env: &Environment, entry: &HistoryEntry) -> String {
-    let (passed, total) = entry.score();
+    let checks = crate::stages::check::report::short(&entry.checks());
     let when = entry.created_at.format("%Y-%m-%d %H:%M UTC");
     let state = match (entry.state.as_str(), &entry.commit_sha) {
         ("rejected", _) => "🗑 rejected".to_owned(),
@@ -51,7 +51,7 @@ fn line(env: &Environment, entry: &HistoryEntry) -> String {
         String::new()
     };
     format!(
-        "• <b>v{number}</b> — {state} ({when})\n   {generator}, self-check {passed}/{total}{link}",
+        "• <b>v{number}</b> — {state} ({when})\n   {generator}, {checks}{link}",
         number = entry.number,
         generator = escape(&entry.generator),
     )

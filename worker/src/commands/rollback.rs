@@ -104,7 +104,8 @@ pub async fn run(env: &Environment, command: &TelegramCommand) -> Result<String,
         files,
         // Version n's files already passed through the checks once; a
         // rollback restores them as they were, without a repair round.
-        repaired: true,
+        repair_rounds: 0,
+        derived_checks: Some(Vec::new()),
     };
     let mut tx = env.pool.begin().await?;
     db::jobs::insert_prepared(&mut tx, job_id, &payload, project.id, round).await?;

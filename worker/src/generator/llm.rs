@@ -13,6 +13,7 @@ use std::{
 
 use async_trait::async_trait;
 use chrono::Datelike;
+use pagesmith::db::generations::DerivedCheck;
 use reqwest::header::RETRY_AFTER;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -107,11 +108,11 @@ impl LlmGenerator {
         &self.endpoint
     }
 
-    /// One completion, parsed into files. A server that refuses an optional
-    /// parameter is asked again without it; each can be dropped once, so
-    /// this makes at most three calls.
-    async fn complete(&self, prompt: &Prompt) -> Result<Generated, GenerateError> {
-        let answer = loop {
+    /// The model's text answer to `prompt`. A server that refuses an
+    /// optional parameter is asked again without it; each can be dropped
+    /// once, so this makes at most three calls.
+    async fn answer(&self, prompt: &Prompt) -> Result<String, GenerateError> {
+        Ok(loop {
             let options = Options {
                 response_format: self.send_response_format.load(Ordering::Relaxed),
                 temperature: self.send_temperature.load(Ordering::Relaxed),
@@ -131,7 +132,12 @@ impl LlmGenerator {
                     .store(false, Ordering::Relaxed);
                 }
             }
-        };
+        })
+    }
+
+    /// One completion, parsed into files.
+    async fn complete(&self, prompt: &Prompt) -> Result<Generated, GenerateError> {
+        let answer = self.answer(prompt).await?;
         let files = parse_manifest(&answer).map_err(|e| {
             GenerateError::Retryable(format!("the LLM's answer is not a usable manifest: {e}"))
         })?;
@@ -260,6 +266,17 @@ impl Generator for LlmGenerator {
     ) -> Result<Generated, GenerateError> {
         self.complete(&prompt::repair(request, current, problems, current_year()))
             .await
+    }
+
+    async fn derive_checks(
+        &self,
+        request: &SiteRequest,
+        checks: &[String],
+    ) -> Result<Vec<DerivedCheck>, GenerateError> {
+        let answer = self.answer(&super::derive::prompt(request, checks)).await?;
+        super::derive::parse(&answer, checks).map_err(|e| {
+            GenerateError::Retryable(format!("the LLM's derived checks are unusable: {e}"))
+        })
     }
 }
 

@@ -9,6 +9,7 @@
 //! sizes, secrets) before anything is stored or served.
 
 pub mod builtin;
+pub mod derive;
 pub mod llm;
 pub mod parse;
 pub mod prompt;
@@ -16,7 +17,7 @@ pub mod prompt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pagesmith::domain::SitePath;
+use pagesmith::{db::generations::DerivedCheck, domain::SitePath};
 
 /// What to build.
 #[derive(Debug, Clone, Default)]
@@ -83,11 +84,23 @@ pub trait Generator: Send + Sync {
     /// Writes the site.
     async fn generate(&self, request: &SiteRequest) -> Result<Generated, GenerateError>;
 
-    /// Fixes `current` so the listed self-check `problems` go away.
+    /// Fixes `current` so the listed `problems` (failed checks, errors the
+    /// page logged, files it could not load) go away.
     async fn repair(
         &self,
         request: &SiteRequest,
         current: &[GeneratedFile],
         problems: &[String],
     ) -> Result<Generated, GenerateError>;
+
+    /// The plain-English `checks` a page could show, as JavaScript
+    /// assertions (see `stages::check::derive`). A generator without a
+    /// model derives none.
+    async fn derive_checks(
+        &self,
+        _request: &SiteRequest,
+        _checks: &[String],
+    ) -> Result<Vec<DerivedCheck>, GenerateError> {
+        Ok(Vec::new())
+    }
 }

@@ -70,7 +70,7 @@ pub fn generate(request: &SiteRequest, year: i32) -> Prompt {
     }
 }
 
-/// The prompt that fixes `current` so the self-check `problems` go away.
+/// The prompt that fixes `current` so the checks' `problems` go away.
 pub fn repair(
     request: &SiteRequest,
     current: &[GeneratedFile],
@@ -81,7 +81,9 @@ pub fn repair(
     request_section(&mut user, request, year);
     change_section(&mut user, request);
     files_section(&mut user, "The files as generated", current, request);
-    user.push_str("\n## Problems found by the self-check\n");
+    user.push_str(
+        "\n## Problems found by the checks (of the files, and of the page run in a browser)\n",
+    );
     for (i, problem) in problems.iter().enumerate() {
         let _ = writeln!(user, "{}. {}", i + 1, problem);
     }

@@ -99,7 +99,8 @@ pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<Generate
                         generator: generated.generator,
                         raw_output: generated.raw_output,
                         files: generated.files,
-                        repaired: false,
+                        repair_rounds: 0,
+                        derived_checks: None,
                     };
                     commit(env, ctx, &generation).await?;
                     return Ok(generation);

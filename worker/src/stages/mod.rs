@@ -7,6 +7,7 @@ pub mod generate;
 pub mod notify;
 pub mod progress;
 pub mod publish;
+pub mod repair;
 pub mod resolve;
 pub mod review;
 pub mod screenshots;

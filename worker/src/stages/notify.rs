@@ -18,7 +18,7 @@ pub fn preview_urls(base: &Url, token: &str) -> (String, String) {
     (format!("{base}/p/{token}/"), format!("{base}/s/{token}/"))
 }
 
-/// The ready message: links, files, self-check, buttons.
+/// The ready message: links, files, checks, buttons.
 pub fn ready_text(env: &Environment, ctx: &Context, version: &Version) -> String {
     let (live, safe) = preview_urls(&env.settings.preview_base_url, &version.preview_token);
     let total: u64 = version.files.iter().map(|f| f.size).sum();
@@ -30,28 +30,7 @@ pub fn ready_text(env: &Environment, ctx: &Context, version: &Version) -> String
         .collect();
     let more = names.len().saturating_sub(8);
     names.truncate(8);
-    let passed = version.checks.iter().filter(|c| c.passed).count();
-    let checks = if passed == version.checks.len() {
-        format!("✅ Self-check: {passed}/{} passed", version.checks.len())
-    } else {
-        let failed: Vec<String> = version
-            .checks
-            .iter()
-            .filter(|c| !c.passed)
-            .map(|c| {
-                format!(
-                    "• {}: {}",
-                    escape(&c.name),
-                    escape(&shorten(&c.detail, 160))
-                )
-            })
-            .collect();
-        format!(
-            "⚠️ Self-check: {passed}/{} passed\n{}",
-            version.checks.len(),
-            failed.join("\n")
-        )
-    };
+    let checks = super::check::report::section(&version.checks);
     // With an LLM configured, a chat's site comes from the built-in
     // template only when the LLM failed.
     let fallback =
@@ -156,14 +135,6 @@ pub async fn trouble(
     };
     if let Err(e) = result {
         tracing::warn!(error = %e, "could not tell the user about a problem");
-    }
-}
-
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        format!("{}…", text.chars().take(max).collect::<String>())
     }
 }
 

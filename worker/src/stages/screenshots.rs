@@ -15,15 +15,20 @@ use pagesmith::db::{self, versions::Version};
 
 use super::{notify::preview_urls, resolve::Context};
 use crate::{
+    browser::Shot,
     environment::Environment,
-    screenshot::Shot,
     telegram::{TelegramError, escape},
 };
 
 /// Starts the screenshots of `version` for `chat_id` on the environment's
 /// side tasks, when a browser is configured.
 pub fn spawn(env: &Environment, ctx: &Context, version: &Version, chat_id: i64) {
-    let Some(shooter) = env.settings.screenshots.clone() else {
+    let Some(shooter) = env
+        .settings
+        .browser
+        .clone()
+        .filter(|_| env.settings.screenshots)
+    else {
         return;
     };
     let telegram = env.telegram.clone();
@@ -31,9 +36,10 @@ pub fn spawn(env: &Environment, ctx: &Context, version: &Version, chat_id: i64) 
     let (live, safe) = preview_urls(&env.settings.preview_base_url, &version.preview_token);
     let title = escape(&ctx.project.title);
     let number = version.number;
+    let upload_limit = env.settings.screenshot_timeout;
     let (job_id, project_id, version_id) = (ctx.job.id, ctx.project.id, version.id);
     env.side_tasks.spawn(async move {
-        let shots = match shooter.capture(&live).await {
+        let shots = match shooter.screenshots(&live).await {
             Ok(shots) => shots,
             Err(e) => {
                 counted("capture_failed");
@@ -42,8 +48,8 @@ pub fn spawn(env: &Environment, ctx: &Context, version: &Version, chat_id: i64) 
             }
         };
         // teloxide waits out every `429 retry_after` itself, for as long as
-        // Telegram asks; a photo gets as long as a capture, then it is stale.
-        let budget = shooter.timeout();
+        // Telegram asks; a photo gets SCREENSHOT_TIMEOUT_SECS, then it is stale.
+        let budget = upload_limit;
         for shot in shots {
             let caption = caption(&shot, &title, number, &live, &safe);
             let file = format!("{}.png", shot.label);

@@ -90,7 +90,11 @@ async fn a_prompt_becomes_a_checked_version_with_its_bundle_and_live_progress() 
         "https://preview.test/s/{}/",
         version.preview_token
     )));
-    assert!(text.contains("Self-check: 7/7 passed"), "{text}");
+    assert!(text.contains("Structure (the files): 7/7 passed"), "{text}");
+    assert!(
+        text.contains("Behaviour: not checked in a browser"),
+        "{text}"
+    );
     let buttons = ready["reply_markup"]["inline_keyboard"].to_string();
     assert!(
         buttons.contains(&format!("approve:{}", version.id)),

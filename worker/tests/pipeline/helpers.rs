@@ -7,7 +7,11 @@ use std::{
 };
 
 use async_trait::async_trait;
-use pagesmith::{config::Env, db, domain::JobPayload};
+use pagesmith::{
+    config::Env,
+    db::{self, generations::DerivedCheck},
+    domain::JobPayload,
+};
 use serde_json::{Value, json};
 use testkit::{TestBroker, TestDb};
 use uuid::Uuid;
@@ -41,6 +45,10 @@ pub struct Scripted {
     script: Mutex<VecDeque<Step>>,
     pub requests: Mutex<Vec<SiteRequest>>,
     pub repairs: Mutex<Vec<Vec<String>>>,
+    /// What `derive_checks` answers (the checks it was asked are recorded
+    /// in `derivations`).
+    pub derived: Mutex<Vec<DerivedCheck>>,
+    pub derivations: Mutex<Vec<Vec<String>>>,
 }
 
 impl Scripted {
@@ -50,11 +58,18 @@ impl Scripted {
             script: Mutex::new(steps.into()),
             requests: Mutex::default(),
             repairs: Mutex::default(),
+            derived: Mutex::default(),
+            derivations: Mutex::default(),
         })
     }
 
+    /// Sites written: first generations and repairs.
     pub fn calls(&self) -> usize {
         self.requests.lock().unwrap().len()
+    }
+
+    pub fn repair_calls(&self) -> usize {
+        self.repairs.lock().unwrap().len()
     }
 
     async fn answer(&self) -> Result<Generated, GenerateError> {
@@ -106,6 +121,15 @@ impl Generator for Scripted {
     ) -> Result<Generated, GenerateError> {
         self.repairs.lock().unwrap().push(problems.to_vec());
         self.answer().await
+    }
+
+    async fn derive_checks(
+        &self,
+        _: &SiteRequest,
+        checks: &[String],
+    ) -> Result<Vec<DerivedCheck>, GenerateError> {
+        self.derivations.lock().unwrap().push(checks.to_vec());
+        Ok(self.derived.lock().unwrap().clone())
     }
 }
 
@@ -291,6 +315,15 @@ impl TestWorker {
             .collect()
     }
 
+    /// The job's published repository URL and commit.
+    pub async fn published_commit(&self, job: Uuid) -> (String, String) {
+        sqlx::query_as("SELECT repo_url, commit_sha FROM publishes WHERE job_id = $1")
+            .bind(job)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
     pub async fn version_of(&self, job: Uuid) -> db::versions::Version {
         db::versions::for_job(&self.db.pool, job)
             .await
@@ -309,12 +342,33 @@ impl TestWorker {
         evaluation_url: &str,
         deadline_secs: f64,
     ) -> Uuid {
+        self.app_job_checking(
+            task,
+            round,
+            nonce,
+            evaluation_url,
+            deadline_secs,
+            &["Repo has MIT license"],
+        )
+        .await
+    }
+
+    /// An /app job whose brief carries `checks`.
+    pub async fn app_job_checking(
+        &self,
+        task: &str,
+        round: i32,
+        nonce: &str,
+        evaluation_url: &str,
+        deadline_secs: f64,
+        checks: &[&str],
+    ) -> Uuid {
         let id = Uuid::new_v4();
         // One transaction: the request row's key on jobs is checked at commit.
         let mut tx = self.db.pool.begin().await.unwrap();
         sqlx::query(
             "INSERT INTO app_requests (job_id, task, round, nonce, email, brief, checks, evaluation_url, received_at, deadline)
-             VALUES ($1, $2, $3, $4, 'student@example.com', 'A page that shows the date in #date.', '[\"Repo has MIT license\"]',
+             VALUES ($1, $2, $3, $4, 'student@example.com', 'A page that shows the date in #date.', $7,
                      $5, now(), now() + make_interval(secs => $6))",
         )
         .bind(id)
@@ -323,6 +377,7 @@ impl TestWorker {
         .bind(nonce)
         .bind(evaluation_url)
         .bind(deadline_secs)
+        .bind(serde_json::to_value(checks).unwrap())
         .execute(&mut *tx)
         .await
         .unwrap();

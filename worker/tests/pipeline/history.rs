@@ -87,9 +87,10 @@ async fn history_lists_every_version_with_its_link_and_score() {
             history.contains(&format!("https://preview.test/p/{}/", v.preview_token)),
             "{history}"
         );
+        // No browser in these tests: behaviour is said to be unchecked.
         assert!(
             history.contains(&format!(
-                "llm:test-model, self-check {passed}/{}",
+                "llm:test-model, structure {passed}/{}, behaviour not checked",
                 v.checks.len()
             )),
             "{history}"
@@ -193,12 +194,7 @@ async fn rollback_brings_back_version_one_and_publishes_its_exact_tree() {
     assert!(approved.contains("Approved version 4"), "{approved}");
     process(&w.env, job).await.unwrap();
     assert_eq!(w.state(job).await, "published");
-    let (repo_url, sha): (String, String) =
-        sqlx::query_as("SELECT repo_url, commit_sha FROM publishes WHERE job_id = $1")
-            .bind(job)
-            .fetch_one(&w.db.pool)
-            .await
-            .unwrap();
+    let (repo_url, sha) = w.published_commit(job).await;
     assert_eq!(committed_tree(&w, &repo_url, &sha), expected);
 
     let history = command_as(&w, USER, "history", "").await;

@@ -1,6 +1,7 @@
 //! The worker against real PostgreSQL and RabbitMQ, with a fake Telegram
 //! and scripted generators.
 
+mod browser_checks;
 mod consumer;
 mod generation;
 mod helpers;

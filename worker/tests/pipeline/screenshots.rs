@@ -17,8 +17,8 @@ use wiremock::{
     matchers::{any, method, path_regex},
 };
 use worker::{
+    browser::{Browser, Timeouts, png_size},
     process::process,
-    screenshot::{Screenshotter, png_size},
 };
 
 use crate::helpers::{CHAT, STATUS_MESSAGE, Step, TestWorker, good_site, spawn};
@@ -29,7 +29,7 @@ const PHOTO_MESSAGE: i32 = 601;
 const LONG: Duration = Duration::from_secs(30);
 
 fn chromium() -> Option<PathBuf> {
-    testkit::browser_or_skip(Screenshotter::find_browser(), "chromium")
+    testkit::browser_or_skip(Browser::find(), "chromium")
 }
 
 /// A stand-in preview answering every page with `status` and a coloured
@@ -59,7 +59,15 @@ async fn worker_with(
 ) -> TestWorker {
     let w = spawn(steps, vec![], &[]).await;
     let mut env = Arc::try_unwrap(w.env).ok().expect("sole owner");
-    env.settings.screenshots = Some(Screenshotter::new(browser, timeout));
+    env.settings.browser = Some(Browser::new(
+        browser,
+        Timeouts {
+            run: timeout,
+            ..Timeouts::default()
+        },
+    ));
+    env.settings.screenshots = true;
+    env.settings.screenshot_timeout = timeout;
     env.settings.preview_base_url = preview.uri().parse().unwrap();
     TestWorker {
         env: Arc::new(env),

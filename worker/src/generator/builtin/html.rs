@@ -100,18 +100,7 @@ pub fn slug(text: &str) -> String {
     }
 }
 
-/// At most `max` characters, cut at a word boundary with an ellipsis.
-pub fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let cut: String = text.chars().take(max).collect();
-    let cut = match cut.rfind(' ') {
-        Some(space) if space > max / 2 => &cut[..space],
-        _ => &cut,
-    };
-    format!("{}…", cut.trim_end_matches([',', ';', ':', ' ', '-']))
-}
+pub use crate::shorten::shorten;
 
 #[cfg(test)]
 mod tests {
@@ -144,11 +133,5 @@ mod tests {
             href("../", "data/sales 2024.csv"),
             "../data/sales%202024.csv"
         );
-    }
-
-    #[test]
-    fn long_text_is_shortened_at_a_word() {
-        assert_eq!(shorten("short", 10), "short");
-        assert_eq!(shorten("one two three four", 12), "one two…");
     }
 }
