@@ -33,10 +33,12 @@ RUN cargo build --release --locked -p bot -p worker -p preview --bins
 # were linked against. No git: the local publisher uses libgit2, vendored
 # and linked statically (worker/Cargo.toml: vendored-libgit2), and writes
 # the files git's dumb HTTP protocol reads itself. curl is for the
-# healthchecks in docker-compose.yml (GET /health).
+# healthchecks in docker-compose.yml (GET /health). Chromium (and a font
+# family for the screenshots' text) is the worker's browser: it runs each
+# version's checks and takes its screenshots (BROWSER below).
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates curl chromium fonts-liberation \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 pagesmith \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/pagesmith \
@@ -52,6 +54,7 @@ WORKDIR /var/lib/pagesmith
 # Listen on every interface inside the container (the programs' own defaults
 # are loopback). docker-compose.yml sets these again, over .env.
 ENV DATA_DIR=/var/lib/pagesmith/data \
+    BROWSER=/usr/bin/chromium \
     LOG_FORMAT=json \
     BOT_ADDR=0.0.0.0:8080 \
     PREVIEW_ADDR=0.0.0.0:8081 \

@@ -89,6 +89,28 @@ ensure_chromium() {
         log "could not install chromium; the preview's browser tests will be skipped"
 }
 
+# Playwright (npm `playwright-core`, pinned in e2e/evaluator/package-lock.json)
+# for the e2e test that compares the worker's check verdicts with an
+# independent evaluator's browser. It drives Debian's Chromium and never
+# downloads one. Installed again only when the lock file changed.
+ensure_evaluator() {
+    local dir=e2e/evaluator
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        log "node and npm are missing; the evaluator comparison test will be skipped"
+        log "  (install: apt-get install nodejs npm)"
+        return 0
+    fi
+    if [[ -d $dir/node_modules/playwright-core && ! $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+        return 0
+    fi
+    local output
+    if ! output=$(PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$dir" --no-audit --no-fund 2>&1); then
+        printf '%s\n' "$output" >&2
+        log "npm ci in $dir failed; the evaluator comparison test will be skipped"
+    fi
+    return 0
+}
+
 # nginx (and openssl, for throwaway certificates), for `scripts/nginx-check`.
 # Debian's packages. Unlike the browser, not optional: the check fails
 # without them.
