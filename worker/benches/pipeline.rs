@@ -4,7 +4,13 @@
 //! ```text
 //! scripts/bench-worker                    # 200 jobs per concurrency
 //! BENCH_JOBS=400 scripts/bench-worker
+//! BENCH_ONLY=browser scripts/bench-worker # only the browser step, below
 //! ```
+//!
+//! The browser step: prompts sent one at a time to an idle worker, each
+//! timed from the job's insert to its version committed (prompt → ready),
+//! with the browser off and on, side by side in one run, for the built-in
+//! generator and for the 20-file LLM site (`BENCH_BROWSER_JOBS`, 20 each).
 //!
 //! Each run: a fresh database and queues, N prompt jobs published to the
 //! jobs queue at once, the real consumer with the real OpenAI-compatible
@@ -45,7 +51,9 @@ impl Respond for InstantLlm {
                 "<!DOCTYPE html><html><head><title>Site {n}</title><link rel=\"stylesheet\" href=\"css/site.css\"></head>\
                  <body><h1>Site {n}</h1><p>{}</p><script src=\"js/app.js\"></script></body></html>", &filler[..2000])}),
             json!({"path": "css/site.css", "content": format!("/* {n} */ body {{ margin: 0 }} {filler}")}),
-            json!({"path": "js/app.js", "content": format!("// {n}\nconsole.log('hi'); /* {filler} */")}),
+            // The filler holds `*/`, which would end a comment early: the
+            // browser check caught that (a SyntaxError on every page).
+            json!({"path": "js/app.js", "content": format!("// {n}\nconsole.log('hi');\n/* {} */", filler.replace("*/", ""))}),
             json!({"path": "README.md", "content": format!("# Site {n}\n## Summary\n## Setup\n## Usage\n## Code explanation\n## License\n{filler}")}),
         ];
         for i in 0..16 {
@@ -67,6 +75,14 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only != "browser" {
+        pipeline(jobs).await;
+    }
+    browser_step().await;
+}
+
+async fn pipeline(jobs: usize) {
     println!(
         "worker pipeline benchmark: {jobs} jobs per run, 20-file ~200 KB sites, instant fake LLM"
     );
@@ -88,7 +104,16 @@ async fn main() {
     }
 }
 
-async fn run(jobs: usize, concurrency: u16, with_telegram: bool) {
+/// A worker on a fresh database and queues, with `extra` settings.
+struct Bench {
+    db: TestDb,
+    broker: TestBroker,
+    _data_dir: tempfile::TempDir,
+    _llm: MockServer,
+    worker: Worker,
+}
+
+async fn bench_worker(extra: Vec<(&'static str, String)>) -> Bench {
     let db = TestDb::new().await;
     let broker = TestBroker::new().await;
     let data_dir = tempfile::tempdir().unwrap();
@@ -99,34 +124,162 @@ async fn run(jobs: usize, concurrency: u16, with_telegram: bool) {
         })
         .mount(&llm)
         .await;
+    let mut vars = vec![
+        ("DATABASE_URL", db.url.clone()),
+        ("AMQP_URL", broker.url.clone()),
+        ("AMQP_QUEUE_PREFIX", broker.topology.prefix().to_owned()),
+        ("DATA_DIR", data_dir.path().display().to_string()),
+        ("LLM_BASE_URL", format!("{}/v1", llm.uri())),
+        ("LOG_FORMAT", "json".to_owned()),
+        ("SCREENSHOTS", "false".to_owned()),
+    ];
+    vars.extend(extra);
+    let settings = Settings::read(Env::from_vars(vars)).unwrap();
+    let worker = Worker::build(settings).await.unwrap();
+    Bench {
+        db,
+        broker,
+        _data_dir: data_dir,
+        _llm: llm,
+        worker,
+    }
+}
+
+/// Inserts prompt job `i` and publishes its message.
+async fn send_prompt(bench: &Bench, channel: &ConfirmedChannel, i: usize) -> uuid::Uuid {
+    let id = uuid::Uuid::new_v4();
+    let chat = 1000 + i as i64;
+    let payload = JobPayload::Prompt(TelegramPrompt {
+        chat_id: chat,
+        user_id: chat,
+        message_id: 1,
+        text: format!("A bakery called Crumb {i} with opening hours, a menu and a contact form"),
+        reply_to_message_id: None,
+        revise: false,
+        user_name: None,
+    });
+    sqlx::query("INSERT INTO jobs (id, kind, source, payload, chat_id, user_id) VALUES ($1, 'generate', 'telegram', $2, $3, $3)")
+        .bind(id)
+        .bind(serde_json::to_value(payload).unwrap())
+        .bind(chat)
+        .execute(&bench.db.pool)
+        .await
+        .unwrap();
+    let message = Outgoing {
+        queue: bench.broker.topology.work(WorkQueue::Jobs),
+        body: serde_json::to_vec(&JobMessage {
+            job_id: id,
+            kind: JobKind::Generate,
+        })
+        .unwrap(),
+        ..Outgoing::default()
+    };
+    for result in channel.publish_all(&[message]).await {
+        result.unwrap();
+    }
+    id
+}
+
+/// Prompt → ready, one prompt at a time, browser off and on.
+async fn browser_step() {
+    let jobs: usize = std::env::var("BENCH_BROWSER_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let Some(chromium) = worker::browser::Browser::find() else {
+        println!("browser step: skipped, no Chromium on PATH");
+        return;
+    };
+    println!(
+        "\nbrowser step: {jobs} prompts one at a time, prompt → ready (job inserted → version committed)"
+    );
+    println!(
+        "{:>24} {:>9} {:>10} {:>10} {:>10} {:>14}",
+        "generator", "browser", "p50 ms", "p99 ms", "max ms", "checks run"
+    );
+    for (label, llm) in [("built-in", false), ("LLM, 20 files", true)] {
+        for browser in ["off", chromium.to_str().unwrap()] {
+            let mut extra = vec![("BROWSER", browser.to_owned())];
+            if llm {
+                extra.push(("LLM_API_KEY", "bench".to_owned()));
+            }
+            let bench = bench_worker(extra).await;
+            let connection = lapin::Connection::connect(
+                &bench.broker.url,
+                lapin::ConnectionProperties::default(),
+            )
+            .await
+            .unwrap();
+            let channel = ConfirmedChannel::open(&connection).await.unwrap();
+            let stop = CancellationToken::new();
+            let consuming = tokio::spawn(worker::consumer::run(
+                bench.worker.env.clone(),
+                stop.clone(),
+            ));
+            let mut latencies = Vec::with_capacity(jobs);
+            let mut ran = 0usize;
+            for i in 0..jobs {
+                let id = send_prompt(&bench, &channel, i).await;
+                let (ms, browser_checks): (f64, i64) = loop {
+                    let row: Option<(f64, i64)> = sqlx::query_as(
+                        "SELECT EXTRACT(EPOCH FROM v.created_at - j.created_at)::float8 * 1000,
+                                (SELECT count(*) FROM jsonb_array_elements(v.checks) c
+                                 WHERE c->>'kind' = 'browser' AND c->>'detail' NOT LIKE 'not run%')
+                         FROM jobs j JOIN versions v ON v.job_id = j.id WHERE j.id = $1",
+                    )
+                    .bind(id)
+                    .fetch_optional(&bench.db.pool)
+                    .await
+                    .unwrap();
+                    if let Some(row) = row {
+                        break row;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                };
+                latencies.push(ms);
+                ran += usize::from(browser_checks > 0);
+            }
+            stop.cancel();
+            let _ = consuming.await;
+            latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            let pct = |p: f64| {
+                latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)]
+            };
+            println!(
+                "{label:>24} {:>9} {:>10.0} {:>10.0} {:>10.0} {:>14}",
+                if browser == "off" { "off" } else { "on" },
+                pct(0.50),
+                pct(0.99),
+                latencies[latencies.len() - 1],
+                format!("{ran}/{jobs}"),
+            );
+        }
+    }
+}
+
+async fn run(jobs: usize, concurrency: u16, with_telegram: bool) {
     let telegram = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": {
             "message_id": 1, "date": 0, "chat": {"id": 1, "type": "private", "first_name": "a"}, "text": "ok"}})))
         .mount(&telegram)
         .await;
-    let mut vars = vec![
-        ("DATABASE_URL", db.url.clone()),
+    let mut extra = vec![
         ("DATABASE_MAX_CONNECTIONS", "40".to_owned()),
-        ("AMQP_URL", broker.url.clone()),
-        ("AMQP_QUEUE_PREFIX", broker.topology.prefix().to_owned()),
-        ("DATA_DIR", data_dir.path().display().to_string()),
         ("LLM_API_KEY", "bench".to_owned()),
-        ("LLM_BASE_URL", format!("{}/v1", llm.uri())),
         ("TELEGRAM_API_URL", telegram.uri()),
         ("WORKER_CONCURRENCY", concurrency.to_string()),
-        ("LOG_FORMAT", "json".to_owned()),
-        // Screenshots run beside jobs, not in the pipeline measured here.
-        ("SCREENSHOT_BROWSER", "off".to_owned()),
+        // The browser step is measured on its own (`browser_step`).
+        ("BROWSER", "off".to_owned()),
     ];
     // Without a token the worker sends nothing to Telegram: the pipeline
     // alone, without the Bot API client's pacing (its Throttle adaptor
     // releases queued sends on a 250 ms tick).
     if with_telegram {
-        vars.push(("TELEGRAM_BOT_TOKEN", "1:bench".to_owned()));
+        extra.push(("TELEGRAM_BOT_TOKEN", "1:bench".to_owned()));
     }
-    let settings = Settings::read(Env::from_vars(vars)).unwrap();
-    let worker = Worker::build(settings).await.unwrap();
+    let bench = bench_worker(extra).await;
+    let (db, broker) = (&bench.db, &bench.broker);
 
     let mut ids = Vec::with_capacity(jobs);
     for i in 0..jobs {
@@ -171,7 +324,10 @@ async fn run(jobs: usize, concurrency: u16, with_telegram: bool) {
     }
 
     let stop = CancellationToken::new();
-    let consuming = tokio::spawn(worker::consumer::run(worker.env.clone(), stop.clone()));
+    let consuming = tokio::spawn(worker::consumer::run(
+        bench.worker.env.clone(),
+        stop.clone(),
+    ));
     loop {
         let done: i64 = sqlx::query_scalar("SELECT count(*) FROM versions")
             .fetch_one(&db.pool)

@@ -102,6 +102,7 @@ async fn only_true_passes_and_a_failed_comparison_says_what_it_saw() {
     assert_eq!(report.verdicts[5], Verdict::Passed, "promises are awaited");
     assert_eq!(report.verdicts[6], Verdict::Passed, "functions are called");
     assert!(report.exceptions.is_empty() && report.console_errors.is_empty());
+    browser.idle().await;
     assert_eq!(processes_of(&browser), 0, "nothing left running");
 }
 
@@ -135,6 +136,7 @@ async fn a_throwing_check_fails_with_its_error_and_a_hanging_one_is_cut_off() {
         Verdict::TimedOut(Duration::from_millis(1500))
     );
     assert_eq!(report.verdicts[3], Verdict::Passed);
+    browser.idle().await;
     assert_eq!(processes_of(&browser), 0, "nothing left running");
 }
 
@@ -282,5 +284,6 @@ async fn a_page_that_never_yields_is_cut_off_and_the_browser_killed() {
         Ok(report) => assert_eq!(report.verdicts.len(), 1),
         Err(e) => assert!(e.to_string().contains("longer than"), "{e}"),
     }
+    browser.idle().await;
     assert_eq!(processes_of(&browser), 0, "nothing left running");
 }

@@ -177,7 +177,7 @@ impl Browser {
         expressions: &[String],
         budget: Option<Duration>,
     ) -> Result<PageReport, BrowserError> {
-        let _turn = self.turn().await;
+        let turn = self.turn().await;
         let limit = budget.map_or(self.timeouts.run, |b| b.min(self.timeouts.run));
         let guard = Guard::start(files, Vec::new())
             .await
@@ -187,7 +187,7 @@ impl Browser {
         let url = guard::site_url();
         let run = session.check(&url, expressions, self.timeouts);
         let outcome = tokio::time::timeout(limit, run).await;
-        session.close().await;
+        close_later(session, turn);
         metrics::histogram!("pagesmith_browser_check_seconds")
             .record(started.elapsed().as_secs_f64());
         let mut report = outcome.map_err(|_| BrowserError::Timeout(limit))??;
@@ -199,7 +199,7 @@ impl Browser {
     /// `url` answers 2xx. The page may reach the preview's own origin and
     /// public hosts, nothing else.
     pub async fn screenshots(&self, url: &str) -> Result<Vec<Shot>, BrowserError> {
-        let _turn = self.turn().await;
+        let turn = self.turn().await;
         self.check_served(url).await?;
         let origin = url::Url::parse(url)
             .ok()
@@ -211,14 +211,20 @@ impl Browser {
         let session = Session::launch(&self.path, &self.marker, &guard, self.timeouts.run).await?;
         let run = session.screenshots(url, self.timeouts);
         let outcome = tokio::time::timeout(self.timeouts.run, run).await;
-        session.close().await;
+        close_later(session, turn);
         outcome.map_err(|_| BrowserError::Timeout(self.timeouts.run))?
     }
 
-    async fn turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    /// Waits until no run of this browser is going on or closing: then
+    /// none of its processes is left.
+    pub async fn idle(&self) {
+        drop(self.turn().await);
+    }
+
+    async fn turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         let waited = std::time::Instant::now();
         // The semaphore is never closed, so this always gets a turn.
-        let turn = self.one_at_a_time.acquire().await.ok();
+        let turn = self.one_at_a_time.clone().acquire_owned().await.ok();
         metrics::histogram!("pagesmith_browser_wait_seconds")
             .record(waited.elapsed().as_secs_f64());
         turn
@@ -237,6 +243,17 @@ impl Browser {
             status => Err(BrowserError::Preview(format!("it answered {status}"))),
         }
     }
+}
+
+/// Ends the session off the caller's path (closing Chromium takes a few
+/// hundred milliseconds the version need not wait for), keeping the turn
+/// until it is gone, so the next run never overlaps with it. Should the
+/// task never run (the runtime stopping), dropping the session kills it.
+fn close_later(session: Session, turn: Option<tokio::sync::OwnedSemaphorePermit>) {
+    tokio::spawn(async move {
+        session.close().await;
+        drop(turn);
+    });
 }
 
 /// A PNG's (width, height) from its IHDR chunk, or `None` if it is not one.
