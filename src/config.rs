@@ -120,19 +120,6 @@ impl Env {
         self.parse_optional(name).unwrap_or(default)
     }
 
-    /// A parsed value that must be set.
-    pub fn parse_required<T>(&mut self, name: &str, placeholder: T) -> T
-    where
-        T: FromStr,
-        T::Err: fmt::Display,
-    {
-        if self.optional(name).is_none() {
-            self.error(name, "is required but not set");
-            return placeholder;
-        }
-        self.parse_optional(name).unwrap_or(placeholder)
-    }
-
     /// A boolean: `true/false`, `1/0`, `yes/no`, `on/off`.
     pub fn flag(&mut self, name: &str, default: bool) -> bool {
         let Some(raw) = self.optional(name) else {

@@ -17,6 +17,25 @@ mod document;
 mod tests;
 mod text;
 
+/// Escapes `text` for HTML content and quoted attribute values: for text we
+/// write into HTML ourselves (generated pages, Telegram's HTML, the pages
+/// server's repository page). Telegram's HTML parse mode accepts the same
+/// entities.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Returns `html` without anything that can run: scripts, event handlers,
 /// `javascript:`/`vbscript:` URLs and `data:` URLs other than media, frames,
 /// objects, embeds, `<base>` and `<meta http-equiv>` (refresh). Keeps the

@@ -9,6 +9,12 @@ use uuid::Uuid;
 
 use crate::ingest::{IngestError, Ingestor};
 
+mod chatter;
+
+/// The command job a message becomes when it is chatter (see [`chatter`]):
+/// the worker answers it with how to describe a site.
+pub const GUIDE: &str = "guide";
+
 /// Commits one update's record (dedupe row, and its job and outbox row if
 /// it has one) and counts the outcome. The one path every update takes,
 /// whether Telegram posted it to the webhook or the poller fetched it.
@@ -42,9 +48,11 @@ pub fn unreadable(update_id: i64, request_id: Option<String>) -> UpdateRecord {
     }
 }
 
-/// Decides what an update is. Text becomes a prompt, `/command` a command
-/// (`/revise <text>` a prompt that changes the latest project), a button
-/// click a callback; everything else is recorded as ignored.
+/// Decides what an update is. Text becomes a prompt, or a [`GUIDE`] command
+/// when it is chatter (a greeting, thanks, emoji, too short); `/command` a
+/// command (`/revise <text>` a prompt that changes the latest project,
+/// `/new <text>` a prompt that starts a new one); a button click a
+/// callback; everything else is recorded as ignored.
 pub fn record_for(update: &Update, request_id: Option<String>) -> UpdateRecord {
     let (kind, job) = match &update.kind {
         UpdateKind::Message(message) => ("message", job_for_message(message)),
@@ -59,6 +67,8 @@ pub fn record_for(update: &Update, request_id: Option<String>) -> UpdateRecord {
                     chat_id: query.message.as_ref().map(|m| m.chat().id.0),
                     message_id: query.message.as_ref().map(|m| m.id().0),
                     data: storable(data),
+                    user_name: Some(storable(&query.from.full_name()))
+                        .filter(|n| !n.trim().is_empty()),
                 }),
             });
             ("callback_query", job)
@@ -86,34 +96,43 @@ fn job_for_message(message: &Message) -> Option<NewJob> {
     let chat_id = message.chat.id.0;
     let message_id = message.id.0;
 
-    let payload = match parse_command(&text) {
-        Some((name, args)) if name == "revise" && !args.is_empty() => {
-            JobPayload::Prompt(TelegramPrompt {
-                chat_id,
-                user_id,
-                message_id,
-                text: args,
-                reply_to_message_id: message.reply_to_message().map(|m| m.id.0),
-                revise: true,
-                user_name,
-            })
-        }
-        Some((name, args)) => JobPayload::Command(TelegramCommand {
+    let reply_to = message.reply_to_message();
+    let reply_to_message_id = reply_to.map(|m| m.id.0);
+    let replies_to_bot = reply_to
+        .and_then(|m| m.from.as_ref())
+        .is_some_and(|sender| sender.is_bot);
+    let prompt = |text, reply_to_message_id, revise| {
+        JobPayload::Prompt(TelegramPrompt {
+            chat_id,
+            user_id,
+            message_id,
+            text,
+            reply_to_message_id,
+            revise,
+            user_name,
+        })
+    };
+    let command = |name, args| {
+        JobPayload::Command(TelegramCommand {
             chat_id,
             user_id,
             message_id,
             name,
             args,
-        }),
-        None => JobPayload::Prompt(TelegramPrompt {
-            chat_id,
-            user_id,
-            message_id,
-            text,
-            reply_to_message_id: message.reply_to_message().map(|m| m.id.0),
-            revise: false,
-            user_name,
-        }),
+        })
+    };
+    let payload = match parse_command(&text) {
+        // A site of its own whatever the text, even sent as a reply.
+        Some((name, args)) if name == "new" && !args.is_empty() => prompt(args, None, false),
+        Some((name, args)) if name == "revise" && !args.is_empty() => {
+            prompt(args, reply_to_message_id, true)
+        }
+        Some((name, args)) => command(name, args),
+        // The worker answers how to describe a site (and mentions /new).
+        None if chatter::is_chatter(&text, replies_to_bot) => {
+            command(GUIDE.to_owned(), String::new())
+        }
+        None => prompt(text, reply_to_message_id, false),
     };
     Some(NewJob {
         id: Uuid::new_v4(),
@@ -181,14 +200,14 @@ mod tests {
                 "message_id": 1, "date": 1_700_000_000,
                 "chat": {"id": 10, "type": "private", "first_name": "A"},
                 "from": {"id": 10, "is_bot": false, "first_name": "A\0da"},
-                "text": "tea\0 page"
+                "text": "A tea\0 page for my shop"
             }
         }));
         let job = record_for(&update, None).job.unwrap();
         let JobPayload::Prompt(prompt) = job.payload else {
             panic!("a prompt")
         };
-        assert_eq!(prompt.text, "tea\u{FFFD} page");
+        assert_eq!(prompt.text, "A tea\u{FFFD} page for my shop");
         assert_eq!(prompt.user_name.as_deref(), Some("A\u{FFFD}da"));
 
         let click = parse_update(serde_json::json!({

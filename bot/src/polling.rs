@@ -11,7 +11,7 @@
 //! memory; after a restart Telegram re-sends what was never confirmed, and
 //! deduplication absorbs it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::future::join_all;
@@ -41,6 +41,12 @@ const CLIENT_MARGIN: Duration = Duration::from_secs(15);
 /// it sends one, wins).
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Least time from the start of a poll that brought nothing to the next
+/// poll. Telegram answers an empty long poll only when its timeout (1 s or
+/// more) has passed, so this never delays it; it keeps a server that
+/// ignores `timeout` (a fake Bot API, a proxy that answers for it) from
+/// being called in a tight loop.
+const EMPTY_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Long-polls Telegram and feeds the updates into ingest.
 pub struct Poller {
@@ -95,7 +101,9 @@ impl Poller {
 
         let mut backoff = FIRST_BACKOFF;
         let mut offset: Option<i32> = None;
+        let mut warned_of_early_answers = false;
         loop {
+            let started = Instant::now();
             let round = tokio::select! {
                 r = self.poll_once(offset) => r,
                 () = stop.cancelled() => return,
@@ -109,7 +117,18 @@ impl Poller {
                 }
                 Ok(None) => {
                     backoff = FIRST_BACKOFF;
-                    continue;
+                    let pause = after_empty_poll(started.elapsed());
+                    if pause.is_zero() {
+                        continue;
+                    }
+                    if !warned_of_early_answers {
+                        warned_of_early_answers = true;
+                        tracing::warn!(
+                            timeout = ?self.timeout,
+                            "getUpdates answered \"no updates\" before its timeout; polling at most once a second"
+                        );
+                    }
+                    pause
                 }
                 Err(Failure::Telegram(e)) => {
                     metrics::counter!("pagesmith_telegram_poll_errors_total", "cause" => "telegram").increment(1);
@@ -225,6 +244,12 @@ fn pause_for(error: &RequestError, backoff: &mut Duration) -> Duration {
     }
 }
 
+/// How long to wait after a poll that took `elapsed` and brought nothing:
+/// what is left of [`EMPTY_POLL_INTERVAL`].
+fn after_empty_poll(elapsed: Duration) -> Duration {
+    EMPTY_POLL_INTERVAL.saturating_sub(elapsed)
+}
+
 fn next_backoff(backoff: &mut Duration) -> Duration {
     let pause = *backoff;
     *backoff = (*backoff * 2).min(MAX_BACKOFF);
@@ -270,6 +295,18 @@ mod tests {
     fn an_error_page_is_not_a_batch_and_is_retried() {
         assert!(salvage(&invalid_json("<html>502 Bad Gateway</html>")).is_none());
         assert!(salvage(&invalid_json(r#"{"ok": false}"#)).is_none());
+    }
+
+    #[test]
+    fn only_an_empty_poll_answered_early_waits_and_only_for_the_rest_of_a_second() {
+        assert_eq!(after_empty_poll(Duration::ZERO), EMPTY_POLL_INTERVAL);
+        assert_eq!(
+            after_empty_poll(Duration::from_millis(300)),
+            Duration::from_millis(700)
+        );
+        // A long poll that ran to its timeout is followed at once.
+        assert_eq!(after_empty_poll(Duration::from_secs(1)), Duration::ZERO);
+        assert_eq!(after_empty_poll(Duration::from_secs(30)), Duration::ZERO);
     }
 
     #[test]

@@ -163,8 +163,8 @@ impl Files {
     }
 }
 
-/// Opens `path` if, with every symlink resolved, it is a regular file under
-/// `root`: a second line, against a bundle tampered with on disk.
+/// A file (or a folder on its path) that is not there, or a bundle cut
+/// short, is a missing file; anything else is an I/O error.
 fn missing(e: io::Error) -> FileError {
     match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::UnexpectedEof => {
@@ -174,6 +174,8 @@ fn missing(e: io::Error) -> FileError {
     }
 }
 
+/// Opens `path` if, with every symlink resolved, it is a regular file under
+/// `root`: a second line, against a bundle tampered with on disk.
 async fn open_inside(root: &Path, path: &Path) -> Result<tokio::fs::File, FileError> {
     let root = tokio::fs::canonicalize(root).await.map_err(missing)?;
     let real = tokio::fs::canonicalize(path).await.map_err(missing)?;

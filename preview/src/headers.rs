@@ -20,8 +20,8 @@ const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), \
     usb=(), xr-spatial-tracking=()";
 
 /// The policy of the server's own pages (errors, health, metrics): nothing
-/// but their inline style.
-const OWN_PAGES_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+/// but their inline style. The pages origin's repository pages use it too.
+pub(crate) const OWN_PAGES_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \
     base-uri 'none'; form-action 'none'; frame-ancestors 'none'; sandbox";
 
 /// Header values for each kind of response.

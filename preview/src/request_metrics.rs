@@ -82,9 +82,4 @@ impl View {
             _ => Self::Other,
         }
     }
-
-    /// The label.
-    pub fn label(self) -> &'static str {
-        VIEWS[self as usize]
-    }
 }

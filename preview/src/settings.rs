@@ -28,9 +28,6 @@ pub struct Settings {
     /// `PAGES_ADDR` (default `127.0.0.1:8082`): where the local publisher's
     /// sites and repositories are served, on an origin of their own.
     pub pages_addr: SocketAddr,
-    /// `PREVIEW_TTL_DAYS` (default 30): how long preview links work. The
-    /// worker stores the expiry on each version; this server honours it.
-    pub ttl: Duration,
     /// `PREVIEW_FRAME_ANCESTORS`: origins allowed to frame previews (the
     /// reviewer's), space-separated; none by default (`frame-ancestors 'none'`).
     pub frame_ancestors: Vec<String>,
@@ -58,10 +55,6 @@ impl Settings {
         let log_format = env.parse_or("LOG_FORMAT", LogFormat::Pretty);
         let addr = env.parse_or("PREVIEW_ADDR", SocketAddr::from(([127, 0, 0, 1], 8081)));
         let pages_addr = env.parse_or("PAGES_ADDR", SocketAddr::from(([127, 0, 0, 1], 8082)));
-        let ttl_days: u64 = env.parse_or("PREVIEW_TTL_DAYS", 30);
-        if !(1..=365).contains(&ttl_days) {
-            env.reject("PREVIEW_TTL_DAYS", "must be from 1 to 365");
-        }
         let frame_ancestors = origins(&mut env, "PREVIEW_FRAME_ANCESTORS", "");
         let cdn_sources = sources(&mut env, "PREVIEW_CDN_SOURCES", "https:");
         let token_cache = Duration::from_millis(env.parse_or("PREVIEW_TOKEN_CACHE_MS", 3000));
@@ -74,7 +67,6 @@ impl Settings {
             log_format,
             addr,
             pages_addr,
-            ttl: Duration::from_secs(ttl_days * 24 * 3600),
             frame_ancestors,
             cdn_sources,
             token_cache,
@@ -143,7 +135,6 @@ mod tests {
         let s = Settings::read(Env::from_vars(base())).unwrap();
         assert_eq!(s.addr.to_string(), "127.0.0.1:8081");
         assert_eq!(s.pages_addr.to_string(), "127.0.0.1:8082");
-        assert_eq!(s.ttl, Duration::from_secs(30 * 86400));
         assert!(s.frame_ancestors.is_empty());
         assert_eq!(s.cdn_sources, ["https:"]);
         assert_eq!(s.token_cache, Duration::from_secs(3));
@@ -177,7 +168,6 @@ mod tests {
         let vars = vec![
             ("PREVIEW_ADDR", "localhost"),
             ("PAGES_ADDR", "8082"),
-            ("PREVIEW_TTL_DAYS", "0"),
             (
                 "PREVIEW_FRAME_ANCESTORS",
                 "https://ok.example javascript:alert(1)",
@@ -193,7 +183,6 @@ mod tests {
                 "DATABASE_URL",
                 "PREVIEW_ADDR",
                 "PAGES_ADDR",
-                "PREVIEW_TTL_DAYS",
                 "PREVIEW_FRAME_ANCESTORS",
                 "PREVIEW_CDN_SOURCES",
                 "PREVIEW_CDN_SOURCES",

@@ -71,3 +71,26 @@ pub async fn sent_for_version(
     .await?;
     Ok(exists)
 }
+
+/// The ready messages in `chat_id` of the project's (up to three) versions
+/// before `number`: (message id, version id, version number). Each ready
+/// message retires those before it, so older ones were retired already.
+pub async fn older_ready_messages(
+    pool: &PgPool,
+    chat_id: i64,
+    project_id: Uuid,
+    number: i32,
+) -> Result<Vec<(i32, Uuid, i32)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT m.message_id, v.id, v.number FROM chat_messages m
+         JOIN versions v ON v.id = m.version_id
+         WHERE m.chat_id = $1 AND m.project_id = $2 AND m.purpose = 'ready'
+           AND v.number < $3 AND v.number >= $3 - 3
+         ORDER BY v.number",
+    )
+    .bind(chat_id)
+    .bind(project_id)
+    .bind(number)
+    .fetch_all(pool)
+    .await
+}

@@ -89,3 +89,17 @@ pub async fn latest_in_chat(
     .fetch_optional(pool)
     .await
 }
+
+/// Names a project (its short name, see the worker's `site_name`).
+pub async fn set_title(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    title: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE projects SET title = $2 WHERE id = $1")
+        .bind(id)
+        .bind(title)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -173,6 +173,9 @@ pub struct TelegramCallback {
     pub message_id: Option<i32>,
     /// The button's `callback_data`, untrusted.
     pub data: String,
+    /// Who clicked, as Telegram names them (for "Approved by Ada").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
 }
 
 /// The message body published to RabbitMQ for a job. The job itself lives in

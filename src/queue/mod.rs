@@ -10,9 +10,9 @@ pub use topology::Topology;
 use lapin::{Connection, ConnectionProperties};
 use secrecy::{ExposeSecret, SecretString};
 
-/// AMQP header carrying the id of the HTTP request that created the job, so
-/// one job's log lines join up across processes.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The request id travels in this message header (the same name as the
+/// HTTP header), so one job's logs join up across processes.
+pub use crate::telemetry::REQUEST_ID_HEADER;
 /// AMQP header carrying the job id.
 pub const JOB_ID_HEADER: &str = "x-job-id";
 /// AMQP header carrying the reason a message was dead-lettered.

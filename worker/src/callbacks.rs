@@ -1,37 +1,24 @@
-//! Clicks on the review buttons: Approve, Request changes, Reject.
+//! Clicks on the review buttons: Approve, Request changes, Reject (and the
+//! labels that replace them once decided, see `buttons`).
 //!
 //! Every click is answered (Telegram drops an unanswered one after about
 //! 150 s). Only the requester or a configured reviewer may act; a repeated
 //! or stale click (a version already published, or replaced by a newer
-//! round) changes nothing and says so.
+//! round) changes nothing and says so. A decision shows on the message's
+//! buttons: who took it, and no button that would repeat it.
 
 use pagesmith::{
     db::{self, jobs::Job, projects::Project, versions::Version},
     domain::{JobKind, JobPayload, JobState, job::TelegramCallback},
 };
-use uuid::Uuid;
 
-use crate::{environment::Environment, error::JobError, telegram::escape, texts::clicks};
-
-/// What a button asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Approve,
-    Revise,
-    Reject,
-}
-
-/// `approve:<version id>` and friends. Anything else is tampered or stale.
-pub fn parse(data: &str) -> Option<(Action, Uuid)> {
-    let (action, id) = data.split_once(':')?;
-    let action = match action {
-        "approve" => Action::Approve,
-        "revise" => Action::Revise,
-        "reject" => Action::Reject,
-        _ => return None,
-    };
-    Some((action, Uuid::parse_str(id).ok()?))
-}
+use crate::{
+    buttons::{self, Action, ButtonData, Decision},
+    environment::Environment,
+    error::JobError,
+    telegram::escape,
+    texts::clicks,
+};
 
 pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
     let JobPayload::Callback(click) = &job.payload else {
@@ -52,7 +39,11 @@ pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
 
 /// Acts on a click; returns the answer shown to the clicker.
 async fn handle(env: &Environment, click: &TelegramCallback) -> Result<(String, bool), JobError> {
-    let Some((action, version_id)) = parse(&click.data) else {
+    let Some(ButtonData {
+        action,
+        version: version_id,
+    }) = ButtonData::parse(&click.data)
+    else {
         return Ok((clicks::BAD_BUTTON.into(), true));
     };
     let Some(version) = db::versions::get(&env.pool, version_id).await? else {
@@ -84,9 +75,49 @@ async fn handle(env: &Environment, click: &TelegramCallback) -> Result<(String, 
         return Ok((clicks::VERSION_GONE.into(), true));
     };
     match action {
-        Action::Approve => approve(env, &version, &job).await,
+        Action::Approve => approve(env, &version, &job, click).await,
         Action::Reject => reject(env, &version, &job, click).await,
         Action::Revise => ask_for_changes(env, &project, &version, click).await,
+        Action::Status => Ok((where_it_stands(&version, job.state), false)),
+    }
+}
+
+/// Who clicked, as the decision's label names them.
+fn clicker(click: &TelegramCallback) -> String {
+    click
+        .user_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| format!("user {}", click.user_id))
+}
+
+/// Shows `decision` on the clicked message's buttons.
+async fn show_decision(
+    env: &Environment,
+    click: &TelegramCallback,
+    version: &Version,
+    decision: Decision<'_>,
+) {
+    let (Some(chat), Some(message)) = (click.chat_id, click.message_id) else {
+        return;
+    };
+    let buttons = Some(buttons::after(version.id, decision));
+    if let Err(e) = env.telegram.set_buttons(chat, message, buttons).await {
+        tracing::warn!(error = %e, "could not show the decision on the buttons");
+    }
+}
+
+/// The answer to a click on a label.
+fn where_it_stands(version: &Version, state: JobState) -> String {
+    let n = version.number;
+    match state {
+        JobState::Approved | JobState::Publishing => {
+            format!("Version {n} is approved and being published.")
+        }
+        JobState::Published | JobState::Done => format!("Version {n} is published."),
+        JobState::Rejected => format!("Version {n} was rejected."),
+        JobState::Expired => format!("Version {n} expired."),
+        _ => format!("Version {n} is waiting for review."),
     }
 }
 
@@ -94,6 +125,7 @@ async fn approve(
     env: &Environment,
     version: &Version,
     job: &Job,
+    click: &TelegramCallback,
 ) -> Result<(String, bool), JobError> {
     let mut tx = env.pool.begin().await?;
     let moved = db::jobs::transition(
@@ -107,6 +139,10 @@ async fn approve(
         db::outbox::enqueue(&mut tx, job.id, JobKind::Generate).await?;
     }
     tx.commit().await?;
+    if moved {
+        let by = clicker(click);
+        show_decision(env, click, version, Decision::Approved { by: &by }).await;
+    }
     Ok(match (moved, job.state) {
         (true, _) => (
             format!("👍 Approved version {}. Publishing…", version.number),
@@ -145,8 +181,9 @@ async fn reject(
     }
     if let (Some(chat), Some(message)) = (click.chat_id, click.message_id) {
         let text = format!(
-            "🗑 Version {} was rejected; its preview links no longer work.",
-            version.number
+            "🗑 Version {} was rejected by {}; its preview links no longer work.",
+            version.number,
+            escape(&clicker(click))
         );
         if let Err(e) = env.telegram.edit(chat, message, &text, None).await {
             tracing::warn!(error = %e, "could not update the rejected message");
@@ -183,6 +220,8 @@ async fn ask_for_changes(
                 "revise_prompt",
             )
             .await?;
+            let by = clicker(click);
+            show_decision(env, click, version, Decision::ChangesRequested { by: &by }).await;
             Ok(("Tell me what to change.".into(), false))
         }
         Err(e) => {
@@ -192,24 +231,5 @@ async fn ask_for_changes(
                 false,
             ))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn button_data_parses_and_tampering_does_not() {
-        let id = Uuid::new_v4();
-        assert_eq!(parse(&format!("approve:{id}")), Some((Action::Approve, id)));
-        assert_eq!(parse(&format!("reject:{id}")), Some((Action::Reject, id)));
-        assert_eq!(parse(&format!("publish:{id}")), None);
-        assert_eq!(parse("approve:not-a-uuid"), None);
-        assert_eq!(parse("approve"), None);
-        assert!(
-            format!("revise:{id}").len() <= 64,
-            "Telegram's callback_data limit"
-        );
     }
 }

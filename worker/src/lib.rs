@@ -2,6 +2,7 @@
 //! publishes and calls back.
 
 pub mod browser;
+pub mod buttons;
 pub mod callbacks;
 pub mod commands;
 pub mod consumer;
@@ -17,10 +18,11 @@ pub mod publish;
 pub mod rate_limit;
 pub mod secrets;
 pub mod settings;
-pub mod shorten;
+pub mod site_name;
 pub mod stages;
 pub mod startup;
 pub mod telegram;
+pub mod text;
 pub mod texts;
 
 pub use settings::Settings;

@@ -78,6 +78,12 @@ async fn current_state(env: &Environment, ctx: &Context) -> Result<JobState, Job
 async fn produce(env: &Environment, ctx: &mut Context) -> Result<db::versions::Version, JobError> {
     let progress = Progress::start(env, ctx);
     let produced = produce_with(env, ctx, &progress).await;
+    // The first generation may have named the site.
+    if produced.is_ok()
+        && let Some(project) = db::projects::get(&env.pool, ctx.project.id).await?
+    {
+        ctx.project = project;
+    }
     // The ready message (or a failure text) replaces the status message, so
     // every status update must have landed first.
     progress.finish(ctx).await;

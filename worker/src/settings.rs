@@ -169,8 +169,13 @@ impl Settings {
             "PREVIEW_BASE_URL",
             Url::parse("http://127.0.0.1:8081").expect("valid default"),
         );
-        let preview_ttl =
-            Duration::from_secs(env.parse_or("PREVIEW_TTL_DAYS", 30u64).max(1) * 86_400);
+        // The worker stores each version's expiry; the preview only honours
+        // it, so this is the one place the setting is read.
+        let ttl_days: u64 = env.parse_or("PREVIEW_TTL_DAYS", 30);
+        if !(1..=365).contains(&ttl_days) {
+            env.reject("PREVIEW_TTL_DAYS", "must be from 1 to 365 (days)");
+        }
+        let preview_ttl = Duration::from_secs(ttl_days.clamp(1, 365) * 86_400);
         let reviewer_chat_id = env.parse_optional("REVIEWER_CHAT_ID");
         let reviewer_user_ids = match env.optional("REVIEWER_USER_IDS") {
             None => Vec::new(),
@@ -434,6 +439,20 @@ mod tests {
                 .browser
                 .is_some()
         );
+    }
+
+    #[test]
+    fn preview_ttl_days_out_of_range_is_named() {
+        for bad in ["0", "400", "a month"] {
+            let mut vars = base();
+            vars.push(("PREVIEW_TTL_DAYS", bad));
+            let err = Settings::read(Env::from_vars(vars)).unwrap_err();
+            assert_eq!(err.0[0].name, "PREVIEW_TTL_DAYS", "{bad}");
+        }
+        let mut vars = base();
+        vars.push(("PREVIEW_TTL_DAYS", "365"));
+        let settings = Settings::read(Env::from_vars(vars)).unwrap();
+        assert_eq!(settings.preview_ttl, Duration::from_secs(365 * 86_400));
     }
 
     #[test]

@@ -12,7 +12,8 @@ use teloxide_core::{
     ApiError, Bot, RequestError,
     adaptors::{Throttle, throttle::Limits},
     payloads::{
-        AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters, SendPhotoSetters,
+        AnswerCallbackQuerySetters, EditMessageReplyMarkupSetters, EditMessageTextSetters,
+        SendMessageSetters, SendPhotoSetters,
     },
     requests::{Request, Requester, RequesterExt},
     types::{
@@ -21,6 +22,9 @@ use teloxide_core::{
     },
 };
 use url::Url;
+
+/// Telegram's HTML takes the same escaping as a page.
+pub use crate::text::escape;
 
 /// Telegram's limit on a message's text.
 pub const MAX_MESSAGE_CHARS: usize = 4096;
@@ -106,6 +110,29 @@ impl Telegram {
                 request = request.reply_markup(keyboard(buttons));
             }
             request.send()
+        })
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(TelegramError::Refused(e)) if e.contains("not modified") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces a message's buttons (`None` removes them). "Not modified"
+    /// counts as done.
+    pub async fn set_buttons(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        buttons: Option<Buttons>,
+    ) -> Result<(), TelegramError> {
+        let bot = self.bot()?;
+        let markup = keyboard(&buttons.unwrap_or_default());
+        let result = retrying("editMessageReplyMarkup", || {
+            bot.edit_message_reply_markup(ChatId(chat_id), MessageId(message_id))
+                .reply_markup(markup.clone())
+                .send()
         })
         .await;
         match result {
@@ -241,13 +268,6 @@ pub fn truncate(text: &str) -> String {
         _ => cut,
     };
     format!("{cut}\n…")
-}
-
-/// Escapes text for Telegram's HTML parse mode.
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -1,4 +1,7 @@
-//! Shortening text for messages, details and titles: one rule everywhere.
+//! Small text helpers used everywhere, one of each: shortening (messages,
+//! details, titles), and HTML escaping (the root crate's, re-exported).
+
+pub use pagesmith::sanitize::escape;
 
 /// At most `max` characters (plus an ellipsis), cut at a word boundary when
 /// one is near the end.
@@ -17,6 +20,14 @@ pub fn shorten(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markup_is_escaped() {
+        assert_eq!(
+            escape(r#"<a href="x">Tom & 'Jerry'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
+        );
+    }
 
     #[test]
     fn long_text_is_shortened_at_a_word() {

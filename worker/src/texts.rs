@@ -1,6 +1,7 @@
-//! What a Telegram user reads when something goes wrong. Each text says in
-//! plain words what happened and what to do next; none carries an internal
-//! error (those go to the logs and the job's record).
+//! What a Telegram user reads when something goes wrong, or when what they
+//! sent was not what the bot needs. Each text says in plain words what
+//! happened and what to do next; none carries an internal error (those go
+//! to the logs and the job's record).
 //!
 //! A retryable failure's text says only what happened; the consumer adds
 //! the next step ([`retrying`] or [`gave_up`]), so "I'm trying again" never
@@ -84,6 +85,20 @@ pub fn rate_limited(wait: Duration) -> String {
 pub const FALLBACK_NOTE: &str = "⚠️ The AI service was unavailable, so this is a simple draft from the built-in template. \
      To get an AI-written version, send /revise with your changes in a few minutes.";
 
+/// Under the preview of a version the built-in template wrote because no
+/// AI service is configured (no `LLM_API_KEY`).
+pub const BUILTIN_NOTE: &str = "ℹ️ This version was made by the built-in template, because no AI service is configured. \
+     The operator can set <code>LLM_API_KEY</code> to have sites written by AI; \
+     after that, send /revise with your changes to get an AI-written version.";
+
+/// The answer to chatter (a greeting, thanks, emoji, a message too short
+/// to describe a site) and to `/new` without a description.
+pub const GUIDE: &str = "👋 I build websites from a description. \
+     Tell me in a sentence or two what the site is for and what should be on it, e.g.\n\
+     <i>A one-page site for my bakery with the menu, opening hours and a contact form</i>\n\n\
+     To start a new site from any text, send <code>/new</code> followed by the description. \
+     To change a site, reply to my message about it. /help lists everything I can do.";
+
 /// Button answers for a version that cannot be acted on.
 pub mod clicks {
     pub const BAD_BUTTON: &str =
@@ -117,6 +132,11 @@ mod tests {
                 format!("❌ {LLM_TROUBLE} {}", gave_up(5)),
             ),
             ("LLM outage, fallback", FALLBACK_NOTE.to_owned()),
+            (
+                "no LLM configured, built-in template",
+                BUILTIN_NOTE.to_owned(),
+            ),
+            ("chatter or a bare /new: guidance", GUIDE.to_owned()),
             (
                 "publish slow",
                 format!("⏳ {PUBLISH_SLOW} {}", retrying(1, 5)),

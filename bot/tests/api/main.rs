@@ -2,6 +2,7 @@
 //! binary so they share one build and link.
 
 mod app;
+mod conversation;
 mod corpus;
 mod health;
 mod helpers;

@@ -31,9 +31,17 @@ struct QueueState {
     /// How often each update id was delivered.
     deliveries: HashMap<i64, usize>,
     first_call: Option<Instant>,
+    /// Answer "no updates" at once, as a server that ignores `timeout`.
+    empty_at_once: bool,
 }
 
 impl UpdateQueue {
+    fn ignoring_the_timeout() -> Self {
+        let queue = Self::default();
+        queue.0.lock().unwrap().empty_at_once = true;
+        queue
+    }
+
     fn push(&self, update: Value) {
         self.0.lock().unwrap().pending.push((update, false));
     }
@@ -93,7 +101,7 @@ impl Respond for UpdateQueue {
         }
         let response =
             ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": batch}));
-        if batch.is_empty() {
+        if batch.is_empty() && !state.empty_at_once {
             // A long poll with nothing new, shortened for the test.
             response.set_delay(Duration::from_millis(100))
         } else {
@@ -176,6 +184,12 @@ async fn polled_updates_become_jobs_exactly_once_and_the_offset_advances() {
 
     p.queue.wait_for_offset(12).await;
     wait_for_jobs(&p.bot, 2).await;
+    let dbg: Vec<(String, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("SELECT kind, created_at FROM jobs ORDER BY created_at")
+            .fetch_all(&p.bot.db.pool)
+            .await
+            .unwrap();
+    eprintln!("DEBUG {dbg:?} calls={:?}", p.queue.calls().len());
 
     // Telegram re-sends an update it already delivered, beside a new one.
     p.queue.push(callback_update(11, 10, "approve:1"));
@@ -188,10 +202,14 @@ async fn polled_updates_become_jobs_exactly_once_and_the_offset_advances() {
         p.bot.count("SELECT count(*) FROM telegram_updates").await,
         3
     );
-    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM jobs ORDER BY created_at")
-        .fetch_all(&p.bot.db.pool)
-        .await
-        .unwrap();
+    // By update: one batch's updates commit concurrently, in lanes of
+    // their own, so their jobs' created_at says nothing about their order.
+    let kinds: Vec<String> = sqlx::query_scalar(
+        "SELECT j.kind FROM jobs j JOIN telegram_updates u ON u.job_id = j.id ORDER BY u.update_id",
+    )
+    .fetch_all(&p.bot.db.pool)
+    .await
+    .unwrap();
     assert_eq!(kinds, ["generate", "callback", "command"]);
     assert_eq!(p.bot.take(WorkQueue::Jobs, 1).await.len(), 1);
     assert_eq!(p.bot.take(WorkQueue::Interactive, 2).await.len(), 2);
@@ -294,6 +312,23 @@ async fn with_the_database_down_the_offset_stays_and_the_updates_are_fetched_aga
         2
     );
     assert_eq!(p.bot.take(WorkQueue::Jobs, 2).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_server_that_answers_empty_polls_at_once_is_polled_about_once_a_second() {
+    let p = spawn_polling(false, UpdateQueue::ignoring_the_timeout(), vec![]).await;
+    let first = p.queue.first_call().unwrap();
+    tokio::time::sleep_until((first + Duration::from_secs(3)).into()).await;
+    // At most one call per second: 4 in 3 s, one more for a late clock.
+    let calls = p.queue.calls().len();
+    assert!(
+        (2..=5).contains(&calls),
+        "{calls} getUpdates calls in 3 s, where one a second was expected"
+    );
+
+    // Polling goes on: an update that arrives is still fetched.
+    p.queue.push(text_update(50, 10, "A site about patience"));
+    wait_for_jobs(&p.bot, 1).await;
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ async fn updates_are_accepted_while_the_broker_is_away_and_all_published_when_it
     proxy.cut();
 
     let updates: Vec<_> = (0..50)
-        .map(|i| text_update(9000 + i, 10, "offline site"))
+        .map(|i| text_update(9000 + i, 10, "A site sent while offline"))
         .collect();
     let statuses = join_all(updates.iter().map(|u| bot.post_update(u))).await;
     assert!(

@@ -214,7 +214,8 @@ async fn updates_we_do_not_handle_answer_200_and_are_recorded_as_ignored() {
 #[tokio::test]
 async fn an_expired_dedupe_row_does_not_drop_a_recycled_update_id() {
     let bot = spawn_bot().await;
-    bot.post_update(&text_update(6000, 10, "first site")).await;
+    bot.post_update(&text_update(6000, 10, "A first site"))
+        .await;
     // Telegram restarted update_id after a week of silence: the old row is
     // past the TTL, so the same id is a new update.
     sqlx::query("UPDATE telegram_updates SET received_at = now() - interval '4 days'")
@@ -222,7 +223,7 @@ async fn an_expired_dedupe_row_does_not_drop_a_recycled_update_id() {
         .await
         .unwrap();
     assert_eq!(
-        bot.post_update(&text_update(6000, 10, "second site"))
+        bot.post_update(&text_update(6000, 10, "A second site"))
             .await
             .status(),
         StatusCode::OK
@@ -232,9 +233,10 @@ async fn an_expired_dedupe_row_does_not_drop_a_recycled_update_id() {
             .fetch_all(&bot.db.pool)
             .await
             .unwrap();
-    assert_eq!(texts, ["first site", "second site"]);
+    assert_eq!(texts, ["A first site", "A second site"]);
     // Within the TTL it is still a duplicate.
-    bot.post_update(&text_update(6000, 10, "second site")).await;
+    bot.post_update(&text_update(6000, 10, "A second site"))
+        .await;
     assert_eq!(bot.count("SELECT count(*) FROM jobs").await, 2);
 }
 

@@ -6,23 +6,31 @@
 //!
 //! Only the files that protocol reads are served, by their exact shapes: a
 //! repository's `config`, hooks or anything else never leave the server.
+//! The repository's own address (`/git/{repo}.git`, with or without a
+//! slash) is a page for browsers instead ([`super::repository`]).
 
 use axum::{
     body::Body,
     extract::State,
-    http::{HeaderValue, Uri, header},
+    http::{HeaderMap, HeaderValue, Uri, header},
     response::Response,
 };
 use tokio_util::io::ReaderStream;
 
-use super::{Hosting, is_repo_name, regular_file_below};
+use super::{Hosting, is_repo_name, regular_file_below, repository};
 use crate::routes::pages;
 
-pub async fn serve(State(hosting): State<Hosting>, uri: Uri) -> Response {
+pub async fn serve(State(hosting): State<Hosting>, uri: Uri, headers: HeaderMap) -> Response {
     // The route is `/git/{*rest}`: five bytes of prefix. The query
     // (`?service=git-upload-pack`, the smart protocol's probe) is ignored,
     // which is how a dumb server answers it.
     let rest = &uri.path()[5..];
+    let own = rest
+        .strip_suffix(".git/")
+        .or_else(|| rest.strip_suffix(".git"));
+    if let Some(repo) = own {
+        return repository::page(&hosting, repo, &headers).await;
+    }
     let Some((repo, path)) = rest.split_once(".git/") else {
         return pages::not_published();
     };

@@ -4,7 +4,9 @@
 //! - `/{repo}/…`: the published site, plain static hosting of the files of
 //!   the repository's newest commit ([`site`]);
 //! - `/git/{repo}.git/…`: the bare repository over git's "dumb" HTTP
-//!   protocol, so `git clone` works without a git server ([`git`]).
+//!   protocol, so `git clone` works without a git server ([`git`]);
+//! - `/git/{repo}.git` itself: a page about the repository for a browser
+//!   ([`repository`]).
 //!
 //! The worker writes both under `DATA_DIR` (see `worker::publish::local`);
 //! this server only reads. Published sites are public and meant to be
@@ -14,6 +16,8 @@
 //! and the preview's.
 
 pub mod git;
+mod objects;
+pub mod repository;
 pub mod site;
 
 use std::path::{Path, PathBuf};

@@ -7,5 +7,6 @@ mod headers;
 mod helpers;
 mod lifecycle;
 mod published;
+mod repository;
 mod serving;
 mod traversal;

@@ -78,8 +78,8 @@ fn is_comparison(operator: &str) -> bool {
 pub fn describe(value: Option<&serde_json::Value>) -> String {
     match value {
         None => "undefined".to_owned(),
-        Some(serde_json::Value::String(s)) => format!("'{}'", crate::shorten::shorten(s, 120)),
-        Some(other) => crate::shorten::shorten(&other.to_string(), 120),
+        Some(serde_json::Value::String(s)) => format!("'{}'", crate::text::shorten(s, 120)),
+        Some(other) => crate::text::shorten(&other.to_string(), 120),
     }
 }
 

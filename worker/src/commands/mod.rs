@@ -1,5 +1,6 @@
 //! Bot commands: `/start`, `/help`, `/status`, `/history`, `/diff`,
-//! `/rollback`, and a friendly answer to anything else.
+//! `/rollback`, `/new` without a description, the `guide` the bot makes of
+//! chatter, and a friendly answer to anything else.
 
 mod diff;
 mod history;
@@ -20,6 +21,7 @@ I'll write it, check it, and send you preview links.\n\n\
 <b>Change it</b>: reply to my message with what to change, or send <code>/revise make the header blue</code>.\n\
 <b>Publish it</b>: press ✅ Approve under the preview.\n\n\
 Commands:\n\
+/new &lt;description&gt; — start a new site, even when you have one\n\
 /status — your recent sites and where they stand\n\
 /revise &lt;text&gt; — change your latest site\n\
 /history — every version of your latest site, with links and scores\n\
@@ -35,6 +37,8 @@ pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
     let text = match command.name.as_str() {
         "start" => format!("👋 Hi! {HELP}"),
         "help" => HELP.to_owned(),
+        // `/new <description>` is a prompt; the bot sends `guide` for chatter.
+        "new" | "guide" => crate::texts::GUIDE.to_owned(),
         "status" => status(env, command).await?,
         "history" => history::run(env, command).await?,
         "diff" => diff::run(env, command).await?,

@@ -15,7 +15,7 @@ mod layout;
 mod outline;
 mod page;
 mod scan;
-mod title;
+pub mod title;
 
 use async_trait::async_trait;
 use chrono::Datelike;
@@ -239,6 +239,8 @@ impl Generator for BuiltinGenerator {
             files: self.build(request, &[], &request.previous_files),
             raw_output: None,
             generator: self.name(),
+            // The brief or the page title names it (`site_name`).
+            name: None,
         })
     }
 
@@ -259,6 +261,8 @@ impl Generator for BuiltinGenerator {
             files: self.build(request, problems, &keep),
             raw_output: None,
             generator: self.name(),
+            // The brief or the page title names it (`site_name`).
+            name: None,
         })
     }
 }

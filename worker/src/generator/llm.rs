@@ -20,7 +20,7 @@ use url::Url;
 
 use super::{
     GenerateError, Generated, GeneratedFile, Generator, SiteRequest,
-    parse::parse_manifest,
+    parse::{manifest_name, parse_manifest},
     prompt::{self, Prompt},
 };
 use wire::{ChatRequest, Message, Optional, Options, ResponseFormat};
@@ -143,6 +143,7 @@ impl LlmGenerator {
         })?;
         Ok(Generated {
             files,
+            name: manifest_name(&answer),
             raw_output: Some(answer),
             generator: self.name(),
         })

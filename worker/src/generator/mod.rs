@@ -62,6 +62,9 @@ pub struct Generated {
     pub raw_output: Option<String>,
     /// `builtin` or `llm:<model>`.
     pub generator: String,
+    /// The site's short name, when the generator gave one (the LLM's
+    /// `"name"`); see `site_name`.
+    pub name: Option<String>,
 }
 
 /// Why generation failed. The class decides retry-with-backoff vs failing.

@@ -71,6 +71,19 @@ pub fn parse_manifest(answer: &str) -> Result<Vec<GeneratedFile>, ManifestError>
     Err(best)
 }
 
+/// The manifest's `"name"` (the site's short name), when the answer gives
+/// one. Only an object that also holds `"files"` counts, so a file entry's
+/// `"name"` is never taken for the site's.
+pub fn manifest_name(answer: &str) -> Option<String> {
+    let text = answer.trim_start_matches('\u{feff}').trim();
+    text.char_indices()
+        .filter(|(_, c)| *c == '{')
+        .take(MAX_STARTS)
+        .filter_map(|(i, _)| first_json_value(&text[i..]))
+        .find(|value| value.get("files").is_some())
+        .and_then(|manifest| manifest.get("name")?.as_str().map(str::to_owned))
+}
+
 /// The JSON value at the start of `text`, ignoring whatever follows it
 /// (a closing fence, a signature line).
 fn first_json_value(text: &str) -> Option<Value> {

@@ -41,9 +41,10 @@ Rules:
 6. Write a `README.md` with these sections, as `##` headings: Summary, Setup, Usage, Code explanation, License.
 7. Write a `LICENSE` file with the full MIT License text, the current year and the owner's name.
 8. Write every file in full: no placeholders, no "rest unchanged", no ellipses.
+9. Give the site a short name, as a visitor would call it (the business, product or app name; at most 40 characters), in "name".
 
 Answer with ONLY a JSON object, no prose and no Markdown fences, of this shape:
-{"files":[{"path":"index.html","content":"<!doctype html>..."},{"path":"README.md","content":"..."}]}"#;
+{"name":"Crumb & Co","files":[{"path":"index.html","content":"<!doctype html>..."},{"path":"README.md","content":"..."}]}"#;
 
 /// The prompt that writes a site (round 1) or revises it (round 2 and up).
 pub fn generate(request: &SiteRequest, year: i32) -> Prompt {

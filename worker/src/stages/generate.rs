@@ -95,6 +95,7 @@ pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<Generate
         let problem = match outcome {
             Ok(generated) => match validate(env, ctx, &generated.files) {
                 Ok(()) => {
+                    let name = new_site_name(ctx, generated.name.as_deref(), &generated.files);
                     let generation = Generation {
                         generator: generated.generator,
                         raw_output: generated.raw_output,
@@ -102,7 +103,7 @@ pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<Generate
                         repair_rounds: 0,
                         derived_checks: None,
                     };
-                    commit(env, ctx, &generation).await?;
+                    commit(env, ctx, &generation, name.as_deref()).await?;
                     return Ok(generation);
                 }
                 Err(ManifestError::Secret(found)) => {
@@ -160,13 +161,31 @@ pub fn fill_in(ctx: &Context) -> FillIn {
     }
 }
 
+/// A chat's new site is named once, by its first generation (an /app
+/// project keeps its task's name; a revision keeps the site's name).
+fn new_site_name(
+    ctx: &Context,
+    generated: Option<&str>,
+    files: &[GeneratedFile],
+) -> Option<String> {
+    let is_new_chat_site =
+        ctx.app.is_none() && ctx.request.previous_files.is_empty() && ctx.carried.is_empty();
+    is_new_chat_site
+        .then(|| crate::site_name::choose(generated, &ctx.request.brief, files))
+        .flatten()
+}
+
 async fn commit(
     env: &Environment,
     ctx: &Context,
     generation: &Generation<GeneratedFile>,
+    name: Option<&str>,
 ) -> Result<(), JobError> {
     let mut tx = env.pool.begin().await?;
     db::generations::save(&mut tx, ctx.job.id, generation).await?;
+    if let Some(name) = name {
+        db::projects::set_title(&mut tx, ctx.project.id, name).await?;
+    }
     db::jobs::transition(
         &mut tx,
         ctx.job.id,

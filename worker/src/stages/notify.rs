@@ -7,10 +7,7 @@ use pagesmith::db::{self, versions::Version};
 use url::Url;
 
 use super::resolve::Context;
-use crate::{
-    environment::Environment,
-    telegram::{Buttons, escape},
-};
+use crate::{environment::Environment, telegram::escape};
 
 /// The two preview URLs of a version.
 pub fn preview_urls(base: &Url, token: &str) -> (String, String) {
@@ -31,14 +28,16 @@ pub fn ready_text(env: &Environment, ctx: &Context, version: &Version) -> String
     let more = names.len().saturating_sub(8);
     names.truncate(8);
     let checks = super::check::report::section(&version.checks);
-    // With an LLM configured, a chat's site comes from the built-in
-    // template only when the LLM failed.
-    let fallback =
-        if env.settings.llm.is_some() && ctx.app.is_none() && version.generator == "builtin" {
-            format!("\n\n{}", crate::texts::FALLBACK_NOTE)
-        } else {
-            String::new()
-        };
+    // Say when the built-in template made it: with an LLM configured that
+    // means the LLM failed; without one, how to get AI-written sites.
+    let fallback = match (
+        ctx.app.is_none() && version.generator == "builtin",
+        env.settings.llm.is_some(),
+    ) {
+        (false, _) => String::new(),
+        (true, true) => format!("\n\n{}", crate::texts::FALLBACK_NOTE),
+        (true, false) => format!("\n\n{}", crate::texts::BUILTIN_NOTE),
+    };
     format!(
         "✅ <b>{title}</b> — version {number} is ready\n\n\
          👀 Live preview: {live}\n🛡 Safe view (no scripts): {safe}\n\n\
@@ -55,20 +54,6 @@ pub fn ready_text(env: &Environment, ctx: &Context, version: &Version) -> String
             String::new()
         },
     )
-}
-
-/// Approve / Request changes / Reject, each naming the version.
-pub fn review_buttons(version: &Version) -> Buttons {
-    vec![
-        vec![("✅ Approve".to_owned(), format!("approve:{}", version.id))],
-        vec![
-            (
-                "✏️ Request changes".to_owned(),
-                format!("revise:{}", version.id),
-            ),
-            ("🗑 Reject".to_owned(), format!("reject:{}", version.id)),
-        ],
-    ]
 }
 
 /// Turns the status message into the ready message (or sends it), once per
@@ -90,7 +75,7 @@ pub async fn ready(env: &Environment, ctx: &Context, version: &Version) {
             app.round
         );
     }
-    let buttons = Some(review_buttons(version));
+    let buttons = Some(crate::buttons::review(version.id));
     let sent = match (ctx.chat_id.and(ctx.job.status_message_id), ctx.chat_id) {
         (Some(message_id), Some(chat)) => env
             .telegram
@@ -113,10 +98,46 @@ pub async fn ready(env: &Environment, ctx: &Context, version: &Version) {
             {
                 tracing::warn!(error = %e, "could not record the ready message");
             }
+            retire_older_ready_messages(env, ctx, version, chat_id).await;
             super::screenshots::spawn(env, ctx, version, chat_id);
         }
         Err(e) => {
             tracing::warn!(job.id = %ctx.job.id, error = %e, "could not send the ready message")
+        }
+    }
+}
+
+/// A newer version is ready: the older ready messages of the project in
+/// this chat lose their buttons, keeping only a label pointing at it.
+async fn retire_older_ready_messages(
+    env: &Environment,
+    ctx: &Context,
+    version: &Version,
+    chat_id: i64,
+) {
+    let older =
+        match db::chat::older_ready_messages(&env.pool, chat_id, ctx.project.id, version.number)
+            .await
+        {
+            Ok(older) => older,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look up older ready messages");
+                return;
+            }
+        };
+    for (message_id, old_version, _) in older {
+        let label = crate::buttons::after(
+            old_version,
+            crate::buttons::Decision::Replaced {
+                by_version: version.number,
+            },
+        );
+        if let Err(e) = env
+            .telegram
+            .set_buttons(chat_id, message_id, Some(label))
+            .await
+        {
+            tracing::warn!(error = %e, "could not retire an older ready message's buttons");
         }
     }
 }

@@ -238,19 +238,18 @@ async fn new_telegram_project(
     Ok(id)
 }
 
-/// A short title: the prompt's first line, cut at a word boundary.
+/// A site's name until its first generation names it: the name the prompt
+/// gives, else its first line, cut at a word boundary to the name's length.
 pub fn title_from(text: &str) -> String {
+    if let Some(name) = crate::site_name::from_brief(text) {
+        return name;
+    }
     let line = text
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("My site")
         .trim();
-    if line.chars().count() <= 60 {
-        return line.to_owned();
-    }
-    let cut: String = line.chars().take(60).collect();
-    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
-    format!("{cut}…")
+    crate::text::shorten(line, crate::site_name::MAX_NAME - 1)
 }
 
 async fn load_project(env: &Environment, id: Uuid) -> Result<Project, JobError> {

@@ -4,6 +4,7 @@ mod failures;
 mod fake;
 mod pages;
 mod publish;
+mod reasons;
 
 use std::time::Duration;
 

@@ -98,6 +98,7 @@ impl Scripted {
                 .collect(),
             raw_output: Some("{\"files\": [...]}".into()),
             generator: self.name.clone(),
+            name: None,
         })
     }
 }
@@ -226,7 +227,9 @@ pub async fn fake_telegram() -> MockServer {
         }
     });
     Mock::given(method("POST"))
-        .and(path_regex("(?i)/(sendmessage|editmessagetext)$"))
+        .and(path_regex(
+            "(?i)/(sendmessage|editmessagetext|editmessagereplymarkup)$",
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(message))
         .mount(&server)
         .await;

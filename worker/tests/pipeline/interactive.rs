@@ -37,6 +37,7 @@ pub async fn click(w: &TestWorker, user: i64, data: &str) -> (String, bool) {
             chat_id: Some(CHAT),
             message_id: Some(crate::helpers::STATUS_MESSAGE),
             data: data.into(),
+            user_name: Some("Ada Lovelace".into()),
         }))
         .await;
     process(&w.env, job).await.unwrap();
@@ -73,7 +74,8 @@ async fn status_lists_the_users_recent_sites_with_their_links() {
     let token = w.version_of(job).await.preview_token;
     let status = command(&w, "status").await;
     assert!(
-        status.contains("<b>My bakery site</b>") && status.contains("ready for review"),
+        // Named by its page's title (the prompt gives no name).
+        status.contains("<b>Bakery</b>") && status.contains("ready for review"),
         "{status}"
     );
     assert!(status.contains(&format!("https://preview.test/p/{token}/")));

@@ -3,7 +3,9 @@
 
 mod browser_checks;
 mod consumer;
+mod conversation;
 mod generation;
+mod guidance;
 mod helpers;
 mod history;
 mod interactive;

@@ -3,21 +3,7 @@
 
 use std::fmt::Write as _;
 
-/// Escapes text for HTML content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::text::escape;
 
 /// Escapes text and shows `backticked` spans as `<code>`, the one piece of
 /// formatting briefs commonly use. Unpaired backticks stay as they are.
@@ -100,7 +86,7 @@ pub fn slug(text: &str) -> String {
     }
 }
 
-pub use crate::shorten::shorten;
+pub use crate::text::shorten;
 
 #[cfg(test)]
 mod tests {

@@ -48,11 +48,19 @@ pub fn markdown_title(brief: &str) -> (Option<String>, &str) {
     }
 }
 
-/// `titled "X"`, `called X`, `named "X"`, `title: X`.
+/// `titled "X"`, `called X`, `named "X"`, `title: X`, `the title to "X"`.
 pub fn explicit_title(brief: &str) -> Option<String> {
     // ASCII lower-casing keeps byte offsets valid in `brief`.
     let lower = brief.to_ascii_lowercase();
-    for marker in ["titled ", "called ", "named ", "title: ", "title "] {
+    for marker in [
+        "titled ",
+        "called ",
+        "named ",
+        "title: ",
+        "title to ",
+        "title as ",
+        "title ",
+    ] {
         for (i, _) in lower.match_indices(marker) {
             let before = lower[..i].chars().next_back();
             if before.is_some_and(char::is_alphanumeric) {

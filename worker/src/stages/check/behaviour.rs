@@ -20,7 +20,7 @@ use pagesmith::{
 
 use crate::{
     browser::{Browser, BrowserError, PageReport, Verdict},
-    shorten::shorten,
+    text::shorten,
 };
 
 /// A check to evaluate in the page.

@@ -4,7 +4,7 @@
 
 use pagesmith::db::versions::{CheckKind, CheckResult};
 
-use crate::{shorten::shorten, telegram::escape};
+use crate::{telegram::escape, text::shorten};
 
 /// Failures listed by name before the rest are only counted.
 const LISTED_FAILURES: usize = 8;
@@ -141,7 +141,7 @@ mod tests {
             text,
             "✅ Structure (the files): 1/1 passed\n\
              ⚠️ Behaviour (the page in a browser): 1/3 passed\n\
-             ✗ js: document.title === 'Sales &lt;Summary&gt;' → returned false; `document.title` is 'Tide Tally'\n\
+             ✗ js: document.title === &#39;Sales &lt;Summary&gt;&#39; → returned false; `document.title` is &#39;Tide Tally&#39;\n\
              ✗ Page shows the total <i>(derived)</i> → returned false\n\
              <i>Derived checks are the AI's reading of the brief's plain-English checks.</i>"
         );
