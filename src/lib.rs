@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod marked_processes;
 pub mod queue;
 pub mod sanitize;
 pub mod secret;

@@ -8,14 +8,24 @@ use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
 use axum::{Router, http::header, routing::get};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
+use pagesmith::marked_processes::{MARKER_VAR, kill_marked};
 use serde_json::json;
 use tokio::{net::TcpListener, process::Child};
 
-/// A browser session; chromedriver (and so Chromium) dies with it.
+/// A browser session; chromedriver and every Chromium process it started
+/// die with it (they carry a marker in their environment: killing
+/// chromedriver alone leaves Chromium running, re-parented to PID 1).
 pub struct Browser {
     pub client: Client,
+    marker: String,
     _driver: Child,
     _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        kill_marked(&self.marker);
+    }
 }
 
 /// `name` on PATH, or the path in `override_var`.
@@ -46,8 +56,10 @@ pub async fn start() -> Option<Browser> {
         return None;
     };
     let port = free_port().await;
+    let marker = format!("preview-test-{}-{port}", std::process::id());
     let driver = tokio::process::Command::new(driver)
         .arg(format!("--port={port}"))
+        .env(MARKER_VAR, &marker)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -87,6 +99,7 @@ pub async fn start() -> Option<Browser> {
     .await;
     Some(Browser {
         client,
+        marker,
         _driver: driver,
         _profile: profile,
     })

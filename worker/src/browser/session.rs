@@ -29,6 +29,7 @@ use chromiumoxide::{
     page::{Page, ScreenshotParams},
 };
 use futures::StreamExt;
+use pagesmith::marked_processes::{MARKER_VAR, kill_marked};
 
 use super::{
     BrowserError, PageReport, SCREENS, Shot, Timeouts, Verdict,
@@ -74,7 +75,7 @@ impl Session {
             // Each run sets its own screen; no default 800×600 emulation.
             .viewport(None)
             // Marks every process of this browser (children inherit it).
-            .env(MARKER, marker)
+            .env(MARKER_VAR, marker)
             .launch_timeout(timeout)
             .request_timeout(timeout)
             // chromiumoxide adds the leading dashes.
@@ -229,41 +230,6 @@ impl Drop for Session {
         kill_marked(&self.marker);
         self.handler.abort();
     }
-}
-
-/// The environment variable that marks a browser's processes.
-pub const MARKER: &str = "PAGESMITH_BROWSER";
-
-/// Sends SIGKILL to every process whose environment carries
-/// `PAGESMITH_BROWSER=<marker>`; returns how many there were.
-fn kill_marked(marker: &str) -> usize {
-    let wanted = format!("{MARKER}={marker}");
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    let mut killed = 0;
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse::<i32>().ok())
-            .and_then(rustix::process::Pid::from_raw)
-        else {
-            continue;
-        };
-        // A zombie's environment reads empty: nothing to kill there.
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if environ
-            .split(|b| *b == 0)
-            .any(|var| var == wanted.as_bytes())
-        {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            killed += 1;
-        }
-    }
-    killed
 }
 
 /// Navigates and waits for network idle plus the settle time. A page that
