@@ -181,10 +181,11 @@ async fn server_errors_and_rate_limits_are_retryable_with_retry_after() {
     let error = generator(&server).generate(&request()).await.unwrap_err();
     assert_eq!(
         error,
-        GenerateError::Retryable(
-            "the LLM answered 429 Too Many Requests: Rate limit reached (Retry-After: 20)"
-                .to_owned()
-        )
+        GenerateError::Throttled {
+            reason: "the LLM answered 429 Too Many Requests: Rate limit reached (Retry-After: 20)"
+                .to_owned(),
+            retry_after: std::time::Duration::from_secs(20),
+        }
     );
 }
 

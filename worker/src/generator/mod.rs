@@ -74,6 +74,13 @@ pub enum GenerateError {
     /// trying again may work.
     #[error("{0}")]
     Retryable(String),
+    /// A 429 or 503 that said when to come back (`Retry-After`, in seconds
+    /// or as an HTTP date): retryable, not before `retry_after`.
+    #[error("{reason}")]
+    Throttled {
+        reason: String,
+        retry_after: std::time::Duration,
+    },
     /// 4xx other than 429 (bad key, unknown model): trying again will not.
     #[error("{0}")]
     Permanent(String),

@@ -92,6 +92,17 @@ pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<Generate
             Err(GenerateError::Permanent(_)) => LLM_FAILURES_BEFORE_FALLBACK,
             _ => 1,
         };
+        // A provider that said when to come back is asked again then, if
+        // that is before the deadline; else the retry tiers decide, as for
+        // any other failure.
+        let come_back = match &outcome {
+            Err(GenerateError::Throttled { retry_after, .. })
+                if budget.is_none_or(|left| *retry_after < left) =>
+            {
+                Some(*retry_after)
+            }
+            _ => None,
+        };
         let problem = match outcome {
             Ok(generated) => match validate(env, ctx, &generated.files) {
                 Ok(()) => {
@@ -114,7 +125,9 @@ pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<Generate
                 }
                 Err(invalid) => invalid.to_string(),
             },
-            Err(GenerateError::Retryable(reason)) | Err(GenerateError::Permanent(reason)) => reason,
+            Err(GenerateError::Retryable(reason))
+            | Err(GenerateError::Permanent(reason))
+            | Err(GenerateError::Throttled { reason, .. }) => reason,
         };
         if !use_llm {
             // The built-in generator is deterministic: trying again gives the same result.
@@ -126,10 +139,11 @@ pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<Generate
         llm_failures = db::jobs::count_llm_failure(&env.pool, ctx.job.id, weight).await?;
         tracing::warn!(job.id = %ctx.job.id, llm_failures, %problem, "LLM generation failed");
         if llm_failures < LLM_FAILURES_BEFORE_FALLBACK {
-            return Err(JobError::retryable(
-                format!("LLM: {problem}"),
-                crate::texts::LLM_TROUBLE,
-            ));
+            return Err(JobError::Retryable {
+                reason: format!("LLM: {problem}"),
+                user_message: crate::texts::LLM_TROUBLE.to_owned(),
+                not_before: come_back,
+            });
         }
         tracing::info!(job.id = %ctx.job.id, "falling back to the built-in generator");
     }
@@ -204,7 +218,7 @@ fn record_call(
 ) {
     let label = match outcome {
         Ok(_) => "ok",
-        Err(GenerateError::Retryable(_)) => "retryable",
+        Err(GenerateError::Retryable(_) | GenerateError::Throttled { .. }) => "retryable",
         Err(GenerateError::Permanent(_)) => "permanent",
     };
     let generator = if generator.name() == "builtin" {

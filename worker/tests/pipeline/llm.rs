@@ -147,3 +147,63 @@ async fn an_llm_that_times_out_is_a_retryable_failure() {
     );
     assert_eq!(w.state(job).await, "generating");
 }
+
+/// An LLM that answers 429 with `retry_after` once, then a site.
+async fn throttling_llm(retry_after: &str) -> MockServer {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", retry_after))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&llm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(completion(&manifest(&good_site("After the wait"))))
+        .with_priority(2)
+        .mount(&llm)
+        .await;
+    llm
+}
+
+fn not_before(error: &JobError) -> Option<Duration> {
+    match error {
+        JobError::Retryable { not_before, .. } => *not_before,
+        other => panic!("not retryable: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_retried_when_the_provider_said() {
+    let llm = throttling_llm("7").await;
+    let w = worker_with_llm(&llm).await;
+    let job = w.prompt("A bakery site", None).await;
+    let first = process(&w.env, job).await.unwrap_err();
+    assert_eq!(not_before(&first), Some(Duration::from_secs(7)), "{first}");
+    process(&w.env, job).await.unwrap();
+    assert_eq!(generator_of(&w, job).await, "llm:test-model");
+
+    // An HTTP date works as well.
+    let when = (chrono::Utc::now() + chrono::Duration::seconds(40)).to_rfc2822();
+    let llm = throttling_llm(&when.replace("+0000", "GMT")).await;
+    let w = worker_with_llm(&llm).await;
+    let job = w.prompt("A bakery site", None).await;
+    let wait = not_before(&process(&w.env, job).await.unwrap_err()).unwrap();
+    assert!(
+        (Duration::from_secs(35)..=Duration::from_secs(40)).contains(&wait),
+        "{wait:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_past_the_deadline_falls_back_to_the_usual_tiers() {
+    let llm = throttling_llm("600").await;
+    let w = worker_with_llm(&llm).await;
+    // 150 s publish reserve + 100 s: the LLM may be asked, but not in 10 minutes.
+    let job = w
+        .app_job("throttled", 1, "n-1", "http://127.0.0.1:9/notify", 250.0)
+        .await;
+    let first = process(&w.env, job).await.unwrap_err();
+    assert_eq!(not_before(&first), None, "{first}");
+}

@@ -147,10 +147,36 @@ pub(super) fn status_error(
         if let Some(after) = retry_after {
             reason.push_str(&format!(" (Retry-After: {after})"));
         }
-        GenerateError::Retryable(reason)
+        let throttling =
+            status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE;
+        match retry_after.and_then(|after| parse_retry_after(after, chrono::Utc::now())) {
+            Some(retry_after) if throttling => GenerateError::Throttled {
+                reason,
+                retry_after,
+            },
+            _ => GenerateError::Retryable(reason),
+        }
     } else {
         GenerateError::Permanent(reason)
     }
+}
+
+/// A `Retry-After` value: delay-seconds, or an HTTP date (then the time
+/// from `now` until it, zero if it has passed). `None` when unreadable.
+pub(super) fn parse_retry_after(
+    value: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<std::time::Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(seconds));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (when.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or_default(),
+    )
 }
 
 /// The first choice's text, refusing cut-off and empty answers.

@@ -84,10 +84,20 @@ fn statuses_are_classed_and_retry_after_is_kept() {
     );
     assert_eq!(
         e,
-        GenerateError::Retryable(
-            "the LLM answered 429 Too Many Requests: slow down (Retry-After: 7)".into()
-        )
+        GenerateError::Throttled {
+            reason: "the LLM answered 429 Too Many Requests: slow down (Retry-After: 7)".into(),
+            retry_after: std::time::Duration::from_secs(7),
+        }
     );
+    // A Retry-After the server's other failures carry is only reported.
+    assert!(matches!(
+        status_error(StatusCode::INTERNAL_SERVER_ERROR, Some("7"), None),
+        GenerateError::Retryable(r) if r.contains("Retry-After: 7")
+    ));
+    assert!(matches!(
+        status_error(StatusCode::TOO_MANY_REQUESTS, Some("soon"), None),
+        GenerateError::Retryable(_)
+    ));
     assert!(matches!(
         status_error(StatusCode::BAD_GATEWAY, None, None),
         GenerateError::Retryable(_)
@@ -123,4 +133,25 @@ fn cut_off_empty_and_malformed_replies_are_retryable() {
     let ok =
         br#"{"choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}"#;
     assert_eq!(read_answer(ok), Ok("hi".to_owned()));
+}
+
+#[test]
+fn retry_after_reads_seconds_and_http_dates() {
+    let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let secs = std::time::Duration::from_secs;
+    assert_eq!(parse_retry_after("120", now), Some(secs(120)));
+    assert_eq!(parse_retry_after(" 0 ", now), Some(secs(0)));
+    assert_eq!(
+        parse_retry_after("Tue, 01 Dec 2026 12:00:30 GMT", now),
+        Some(secs(30))
+    );
+    assert_eq!(
+        parse_retry_after("Tue, 01 Dec 2026 11:00:00 GMT", now),
+        Some(secs(0)),
+        "a date in the past means now"
+    );
+    assert_eq!(parse_retry_after("later", now), None);
+    assert_eq!(parse_retry_after("-5", now), None);
 }
