@@ -73,8 +73,9 @@ pub async fn sent_for_version(
 }
 
 /// The ready messages in `chat_id` of the project's (up to three) versions
-/// before `number`: (message id, version id, version number). Each ready
-/// message retires those before it, so older ones were retired already.
+/// before `number` still waiting for a decision: (message id, version id,
+/// version number). Each ready message retires those before it, so older
+/// ones were retired already; decided ones keep their decision's label.
 pub async fn older_ready_messages(
     pool: &PgPool,
     chat_id: i64,
@@ -84,8 +85,10 @@ pub async fn older_ready_messages(
     sqlx::query_as(
         "SELECT m.message_id, v.id, v.number FROM chat_messages m
          JOIN versions v ON v.id = m.version_id
+         JOIN jobs j ON j.id = v.job_id
          WHERE m.chat_id = $1 AND m.project_id = $2 AND m.purpose = 'ready'
            AND v.number < $3 AND v.number >= $3 - 3
+           AND v.state = 'active' AND j.state = 'preview_ready'
          ORDER BY v.number",
     )
     .bind(chat_id)

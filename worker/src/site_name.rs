@@ -45,8 +45,15 @@ pub fn from_brief(brief: &str) -> Option<String> {
 /// The `<title>` of the site's front page.
 pub fn from_page(files: &[GeneratedFile]) -> Option<String> {
     let index = files.iter().find(|f| f.path == "index.html")?;
-    let title = TITLE.captures(&index.content)?.get(1)?.as_str();
-    clean(&decode_entities(title))
+    clean(&page_title(&index.content)?)
+}
+
+/// The text of a page's `<title>`, unescaped and trimmed.
+pub fn page_title(html: &str) -> Option<String> {
+    let title = TITLE.captures(html)?.get(1)?.as_str();
+    let title = decode_entities(title);
+    let title = title.trim();
+    (!title.is_empty()).then(|| title.to_owned())
 }
 
 /// The name for a site: the generator's, else the brief's, else the page's.
@@ -57,14 +64,15 @@ pub fn choose(generated: Option<&str>, brief: &str, files: &[GeneratedFile]) -> 
         .or_else(|| from_page(files))
 }
 
-/// The few entities a `<title>` commonly carries.
+/// The few entities a `<title>` commonly carries; `&amp;` last, so
+/// `&amp;lt;` reads `&lt;`.
 fn decode_entities(text: &str) -> String {
-    text.replace("&amp;", "&")
-        .replace("&lt;", "<")
+    text.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&apos;", "'")
+        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -105,6 +113,10 @@ mod tests {
         assert_eq!(clean("<b>x</b>"), None);
         assert_eq!(clean("  a  "), None);
         assert_eq!(clean("Tide\n  Tally"), Some("Tide Tally".into()));
+        assert_eq!(
+            page_title("<title> a &amp;lt;b&gt; </title>").as_deref(),
+            Some("a &lt;b>")
+        );
     }
 
     #[test]

@@ -49,6 +49,13 @@ pub fn site_url() -> String {
 /// How long resolving and connecting to an outside host may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The longest a connection or tunnel lives: longer than any page run, so
+/// one a page leaves open (an upstream that never answers) still ends.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
+
+/// Refusals kept for the report.
+const MAX_BLOCKED: usize = 50;
+
 type Body = BoxBody<Bytes, hyper::Error>;
 
 /// Why a request does not go out.
@@ -122,16 +129,18 @@ impl Drop for Guard {
 async fn accept(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, most likely: do not spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let shared = shared.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(shared.clone(), req));
-            let _ = hyper::server::conn::http1::Builder::new()
+            let connection = hyper::server::conn::http1::Builder::new()
                 .preserve_header_case(true)
                 .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await;
+                .with_upgrades();
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
         });
     }
 }
@@ -182,7 +191,9 @@ async fn tunnel(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     tokio::spawn(async move {
         if let Ok(upgraded) = hyper::upgrade::on(req).await {
             let mut upstream = upstream;
-            let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(upgraded), &mut upstream).await;
+            let mut client = TokioIo::new(upgraded);
+            let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, copy).await;
         }
     });
     Response::new(empty())
@@ -209,9 +220,10 @@ async fn forward(target: SocketAddr, mut req: Request<Incoming>) -> Response<Bod
         .unwrap_or_default();
     *req.uri_mut() = path;
     req.headers_mut().remove("proxy-connection");
-    match sender.send_request(req).await {
-        Ok(response) => response.map(BodyExt::boxed),
-        Err(e) => text(StatusCode::BAD_GATEWAY, &e.to_string()),
+    match tokio::time::timeout(CONNECTION_LIFETIME, sender.send_request(req)).await {
+        Ok(Ok(response)) => response.map(BodyExt::boxed),
+        Ok(Err(e)) => text(StatusCode::BAD_GATEWAY, &e.to_string()),
+        Err(_) => text(StatusCode::GATEWAY_TIMEOUT, "no answer"),
     }
 }
 
@@ -251,8 +263,10 @@ impl Shared {
 
     fn refuse(&self, url: &str, why: &str) -> Response<Body> {
         tracing::info!(%url, %why, "the page's request was blocked");
-        if let Ok(mut blocked) = self.blocked.lock() {
-            blocked.push(format!("{url}: {why}"));
+        if let Ok(mut blocked) = self.blocked.lock()
+            && blocked.len() < MAX_BLOCKED
+        {
+            blocked.push(format!("{}: {why}", crate::text::shorten(url, 200)));
         }
         text(
             StatusCode::FORBIDDEN,

@@ -177,16 +177,26 @@ impl Browser {
         expressions: &[String],
         budget: Option<Duration>,
     ) -> Result<PageReport, BrowserError> {
-        let turn = self.turn().await;
         let limit = budget.map_or(self.timeouts.run, |b| b.min(self.timeouts.run));
+        let started = std::time::Instant::now();
+        // Waiting for the turn and starting Chromium count against the
+        // limit too: an /app deadline does not wait for another job's run.
+        let turn = tokio::time::timeout(limit, self.turn())
+            .await
+            .map_err(|_| BrowserError::Timeout(limit))?;
         let guard = Guard::start(files, Vec::new())
             .await
             .map_err(|e| BrowserError::Protocol(format!("cannot start the guard: {e}")))?;
-        let session = Session::launch(&self.path, &self.marker, &guard, self.timeouts.run).await?;
-        let started = std::time::Instant::now();
+        let left = limit.saturating_sub(started.elapsed());
+        let session = tokio::time::timeout(
+            left,
+            Session::launch(&self.path, &self.marker, &guard, self.timeouts.run),
+        )
+        .await
+        .map_err(|_| BrowserError::Timeout(limit))??;
         let url = guard::site_url();
         let run = session.check(&url, expressions, self.timeouts);
-        let outcome = tokio::time::timeout(limit, run).await;
+        let outcome = tokio::time::timeout(limit.saturating_sub(started.elapsed()), run).await;
         close_later(session, turn);
         metrics::histogram!("pagesmith_browser_check_seconds")
             .record(started.elapsed().as_secs_f64());

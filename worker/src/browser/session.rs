@@ -102,9 +102,11 @@ impl Session {
             ))
             .build()
             .map_err(launch_error)?;
-        let (browser, mut handler) = chromiumoxide::Browser::launch(config)
-            .await
-            .map_err(|e| launch_error(e.to_string()))?;
+        let (browser, mut handler) = chromiumoxide::Browser::launch(config).await.map_err(|e| {
+            // Whatever it started before failing goes too.
+            kill_marked(marker);
+            launch_error(e.to_string())
+        })?;
         let handler = tokio::spawn(async move {
             while let Some(event) = handler.next().await {
                 if let Err(e) = event {
@@ -137,6 +139,11 @@ impl Session {
         let mut verdicts = Vec::with_capacity(expressions.len());
         for expression in expressions {
             verdicts.push(verdict(&page, expression, timeouts.check).await);
+        }
+        // Only once every check has run: a left side with side effects
+        // (`i++ < 3`) then changes nothing another check sees.
+        for (expression, verdict) in expressions.iter().zip(&mut verdicts) {
+            explain(&page, expression, verdict, timeouts.check).await;
         }
         let seen = watch.seen.lock().map(|s| s.clone()).unwrap_or_default();
         let site = format!("http://{}{}", guard::SITE_HOST, guard::SITE_PREFIX);
@@ -333,7 +340,11 @@ impl Watch {
                             // A response ends the wait: Chromium never says a
                             // fetch whose body is not read has finished.
                             s.end(&id);
-                            if status >= 400 && url.starts_with(&site) && !is_favicon(&url, &site) {
+                            if status >= 400
+                                && url.starts_with(&site)
+                                && !is_favicon(&url, &site)
+                                && s.failed.len() < MAX_PROBLEMS
+                            {
                                 s.failed.push((status.to_string(), url.clone()));
                             }
                         });
@@ -353,6 +364,7 @@ impl Watch {
                                 && url.starts_with(&site)
                                 && !is_favicon(&url, &site)
                                 && !canceled
+                                && s.failed.len() < MAX_PROBLEMS
                             {
                                 s.failed.push((error.clone(), url));
                             }
@@ -405,9 +417,11 @@ fn is_favicon(url: &str, site: &str) -> bool {
     url.strip_prefix(site) == Some("favicon.ico")
 }
 
+/// Keeps at most [`MAX_PROBLEMS`] items of at most 300 characters: what a
+/// page logs reaches the report and the (paid) repair prompt.
 fn push(list: &mut Vec<String>, item: String) {
     if list.len() < MAX_PROBLEMS {
-        list.push(item);
+        list.push(crate::text::shorten(&item, 300));
     }
 }
 
@@ -426,25 +440,29 @@ fn exception_text(details: &ExceptionDetails) -> String {
     text.lines().next().unwrap_or_default().to_owned()
 }
 
-/// Evaluates a check; when it is a comparison that failed, also its left side.
+/// Evaluates a check.
 async fn verdict(page: &Page, expression: &str, limit: Duration) -> Verdict {
     match evaluate(page, expression, limit).await {
         Evaluated::Value(Some(serde_json::Value::Bool(true))) => Verdict::Passed,
-        Evaluated::Value(value) => {
-            let left = match comparison_left(expression) {
-                Some(left) => match evaluate(page, left, limit).await {
-                    Evaluated::Value(v) => Some((left.to_owned(), describe(v.as_ref()))),
-                    _ => None,
-                },
-                None => None,
-            };
-            Verdict::Returned {
-                value: describe(value.as_ref()),
-                left,
-            }
-        }
+        Evaluated::Value(value) => Verdict::Returned {
+            value: describe(value.as_ref()),
+            left: None,
+        },
         Evaluated::Threw(error) => Verdict::Threw(error),
         Evaluated::TimedOut => Verdict::TimedOut(limit),
+    }
+}
+
+/// For a failed comparison, what its left side is now.
+async fn explain(page: &Page, expression: &str, verdict: &mut Verdict, limit: Duration) {
+    let Verdict::Returned { left, .. } = verdict else {
+        return;
+    };
+    let Some(side) = comparison_left(expression) else {
+        return;
+    };
+    if let Evaluated::Value(value) = evaluate(page, side, limit).await {
+        *left = Some((side.to_owned(), describe(value.as_ref())));
     }
 }
 

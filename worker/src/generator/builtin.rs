@@ -140,16 +140,7 @@ fn file(path: &str, content: String) -> GeneratedFile {
 
 /// The text of a page's `<title>`, unescaped.
 fn title_of(html: &str) -> Option<String> {
-    let start = html.find("<title>")? + "<title>".len();
-    let end = start + html[start..].find("</title>")?;
-    let title = html[start..end]
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&");
-    let title = title.trim();
-    (!title.is_empty()).then(|| title.to_owned())
+    crate::site_name::page_title(html)
 }
 
 /// Everything the templates read: the request, what was read from it, and

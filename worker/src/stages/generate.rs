@@ -35,6 +35,23 @@ pub fn budget(env: &Environment, ctx: &Context) -> Option<std::time::Duration> {
     )
 }
 
+/// `call` cut off when the job's deadline (less the publish reserve) comes;
+/// a job without a deadline waits for it (the client has its own timeout).
+pub async fn within_budget<T>(
+    env: &Environment,
+    ctx: &Context,
+    call: impl std::future::Future<Output = Result<T, GenerateError>>,
+) -> Result<T, GenerateError> {
+    match budget(env, ctx) {
+        Some(left) => tokio::time::timeout(left, call).await.unwrap_or_else(|_| {
+            Err(GenerateError::Permanent(format!(
+                "no answer within the {left:?} left before the deadline"
+            )))
+        }),
+        None => call.await,
+    }
+}
+
 /// A Telegram prompt that would spend LLM budget takes one generation from
 /// its chat's allowance (see `rate_limit`); over it, the job ends with the
 /// time to wait. A retried or redelivered job already took its one.

@@ -58,11 +58,10 @@ pub async fn check_and_repair(
         let round = generation.repair_rounds;
         tracing::info!(job.id = %ctx.job.id, round, problems = best.problems.len(), "asking for a repair round");
         metrics::counter!("pagesmith_repair_rounds_total").increment(1);
-        match env
+        let asked = env
             .generator
-            .repair(&ctx.request, &generation.files, &best.problems)
-            .await
-        {
+            .repair(&ctx.request, &generation.files, &best.problems);
+        match generate::within_budget(env, ctx, asked).await {
             Ok(repaired) => match build(env, ctx, &repaired.files) {
                 Ok(files) => {
                     let verdicts =

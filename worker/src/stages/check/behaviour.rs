@@ -23,6 +23,9 @@ use crate::{
     text::shorten,
 };
 
+/// Below this much time before the deadline no browser is started.
+const MIN_BUDGET: Duration = Duration::from_secs(5);
+
 /// A check to evaluate in the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageCheck {
@@ -80,9 +83,18 @@ pub async fn run(
             "no browser on this worker (install Chromium or set BROWSER)",
         );
     };
+    // A run the deadline cuts short says nothing about the page.
+    let cut_by_deadline = budget.is_some_and(|b| b < browser.timeouts().run);
+    if budget.is_some_and(|b| b < MIN_BUDGET) {
+        return not_run(checks, "too close to the deadline to start a browser");
+    }
     let expressions: Vec<String> = checks.iter().map(|c| c.expression.clone()).collect();
     match browser.check_site(files, &expressions, budget).await {
         Ok(report) => verdicts(checks, &report),
+        Err(BrowserError::Timeout(limit)) if cut_by_deadline => not_run(
+            checks,
+            &format!("the deadline left {} for the browser", seconds(limit)),
+        ),
         Err(BrowserError::Timeout(limit)) => {
             // The page itself kept the browser busy: that is the site's fault.
             let detail = format!(
@@ -275,6 +287,20 @@ mod tests {
             describe(&Verdict::TimedOut(Duration::from_millis(2000))),
             "timed out after 2.0 s"
         );
+    }
+
+    #[tokio::test]
+    async fn too_close_to_the_deadline_no_browser_starts_and_the_site_is_not_blamed() {
+        // Were it started, this browser would fail to launch.
+        let browser = Browser::new("/nonexistent/chromium".into(), Default::default());
+        let checks = planned(&["js: true".into()], &[]);
+        let behaviour = run(Some(&browser), &[], &checks, Some(Duration::from_secs(1))).await;
+        assert_eq!(
+            behaviour.results[0].detail,
+            "not run: too close to the deadline to start a browser"
+        );
+        assert!(!behaviour.results[0].passed);
+        assert!(behaviour.problems.is_empty());
     }
 
     #[tokio::test]

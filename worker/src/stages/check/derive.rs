@@ -36,14 +36,18 @@ pub async fn checks(
         .filter(|c| js_expression(c).is_none() && !c.trim().is_empty())
         .cloned()
         .collect();
+    // Only for a site the LLM wrote: after a fallback to the built-in
+    // generator the LLM has just failed, and the deadline may be near.
     let worth_asking = !plain.is_empty()
         && env.settings.llm.is_some()
+        && generation.generator == env.generator.name()
         && env.settings.browser.is_some()
         && crate::stages::generate::budget(env, ctx).is_none_or(|left| left > MIN_BUDGET);
     if !worth_asking {
         return Ok(Vec::new());
     }
-    let derived = match env.generator.derive_checks(&ctx.request, &plain).await {
+    let asked = env.generator.derive_checks(&ctx.request, &plain);
+    let derived = match crate::stages::generate::within_budget(env, ctx, asked).await {
         Ok(derived) => derived,
         Err(e) => {
             tracing::warn!(job.id = %ctx.job.id, error = %e, "could not derive page checks; going on without them");
