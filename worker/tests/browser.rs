@@ -287,3 +287,32 @@ async fn a_page_that_never_yields_is_cut_off_and_the_browser_killed() {
     browser.idle().await;
     assert_eq!(processes_of(&browser), 0, "nothing left running");
 }
+
+#[tokio::test]
+async fn a_run_the_deadline_cuts_short_is_not_run_and_not_blamed_on_the_page() {
+    let Some(browser) = browser() else { return };
+    // The network never goes quiet: the run needs its whole limit.
+    let index = page(
+        "Busy network",
+        "<script>setInterval(() => fetch('data.json?' + Date.now()), 100);</script>",
+    );
+    let files = site(&[("index.html", &index), ("data.json", "{}")]);
+    let checks = worker::stages::check::behaviour::planned(&["js: true".into()], &[]);
+    let behaviour = worker::stages::check::behaviour::run(
+        Some(&browser),
+        &files,
+        &checks,
+        Some(Duration::from_secs(6)),
+    )
+    .await;
+    browser.idle().await;
+    assert!(
+        behaviour.results[0]
+            .detail
+            .starts_with("not run: the deadline left"),
+        "{:?}",
+        behaviour.results
+    );
+    assert!(behaviour.problems.is_empty(), "{:?}", behaviour.problems);
+    assert_eq!(processes_of(&browser), 0, "nothing left running");
+}
