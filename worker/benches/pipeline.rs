@@ -145,15 +145,15 @@ async fn bench_worker(extra: Vec<(&'static str, String)>) -> Bench {
     }
 }
 
-/// Inserts prompt job `i` and publishes its message.
-async fn send_prompt(bench: &Bench, channel: &ConfirmedChannel, i: usize) -> uuid::Uuid {
+/// Inserts prompt job `i` (chat and user `1000 + i`) saying `text`.
+async fn insert_prompt(bench: &Bench, i: usize, text: &str) -> uuid::Uuid {
     let id = uuid::Uuid::new_v4();
     let chat = 1000 + i as i64;
     let payload = JobPayload::Prompt(TelegramPrompt {
         chat_id: chat,
         user_id: chat,
         message_id: 1,
-        text: format!("A bakery called Crumb {i} with opening hours, a menu and a contact form"),
+        text: text.to_owned(),
         reply_to_message_id: None,
         revise: false,
         user_name: None,
@@ -165,7 +165,12 @@ async fn send_prompt(bench: &Bench, channel: &ConfirmedChannel, i: usize) -> uui
         .execute(&bench.db.pool)
         .await
         .unwrap();
-    let message = Outgoing {
+    id
+}
+
+/// The jobs-queue message for job `id`.
+fn job_message(bench: &Bench, id: uuid::Uuid) -> Outgoing {
+    Outgoing {
         queue: bench.broker.topology.work(WorkQueue::Jobs),
         body: serde_json::to_vec(&JobMessage {
             job_id: id,
@@ -173,8 +178,14 @@ async fn send_prompt(bench: &Bench, channel: &ConfirmedChannel, i: usize) -> uui
         })
         .unwrap(),
         ..Outgoing::default()
-    };
-    for result in channel.publish_all(&[message]).await {
+    }
+}
+
+/// Inserts prompt job `i` and publishes its message.
+async fn send_prompt(bench: &Bench, channel: &ConfirmedChannel, i: usize) -> uuid::Uuid {
+    let text = format!("A bakery called Crumb {i} with opening hours, a menu and a contact form");
+    let id = insert_prompt(bench, i, &text).await;
+    for result in channel.publish_all(&[job_message(bench, id)]).await {
         result.unwrap();
     }
     id
@@ -283,42 +294,14 @@ async fn run(jobs: usize, concurrency: u16, with_telegram: bool) {
 
     let mut ids = Vec::with_capacity(jobs);
     for i in 0..jobs {
-        let id = uuid::Uuid::new_v4();
-        let payload = JobPayload::Prompt(TelegramPrompt {
-            chat_id: 1000 + i as i64,
-            user_id: 1000 + i as i64,
-            message_id: 1,
-            text: format!("A site number {i}"),
-            reply_to_message_id: None,
-            revise: false,
-            user_name: None,
-        });
-        sqlx::query("INSERT INTO jobs (id, kind, source, payload, chat_id, user_id) VALUES ($1, 'generate', 'telegram', $2, $3, $3)")
-            .bind(id)
-            .bind(serde_json::to_value(payload).unwrap())
-            .bind(1000 + i as i64)
-            .execute(&db.pool)
-            .await
-            .unwrap();
-        ids.push(id);
+        ids.push(insert_prompt(&bench, i, &format!("A site number {i}")).await);
     }
     let connection =
         lapin::Connection::connect(&broker.url, lapin::ConnectionProperties::default())
             .await
             .unwrap();
     let channel = ConfirmedChannel::open(&connection).await.unwrap();
-    let messages: Vec<Outgoing> = ids
-        .iter()
-        .map(|id| Outgoing {
-            queue: broker.topology.work(WorkQueue::Jobs),
-            body: serde_json::to_vec(&JobMessage {
-                job_id: *id,
-                kind: JobKind::Generate,
-            })
-            .unwrap(),
-            ..Outgoing::default()
-        })
-        .collect();
+    let messages: Vec<Outgoing> = ids.iter().map(|id| job_message(&bench, *id)).collect();
     for result in channel.publish_all(&messages).await {
         result.unwrap();
     }

@@ -116,18 +116,18 @@ pub fn after(version: Uuid, decision: Decision<'_>) -> Buttons {
     }
 }
 
-/// The actions a set of buttons offers, for tests and checks.
-pub fn actions(buttons: &Buttons) -> Vec<Action> {
-    buttons
-        .iter()
-        .flatten()
-        .filter_map(|(_, data)| ButtonData::parse(data).map(|d| d.action))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The actions a set of buttons offers.
+    fn actions(buttons: &Buttons) -> Vec<Action> {
+        buttons
+            .iter()
+            .flatten()
+            .filter_map(|(_, data)| ButtonData::parse(data).map(|d| d.action))
+            .collect()
+    }
 
     #[test]
     fn every_button_reads_back_as_written() {

@@ -129,12 +129,7 @@ impl Session {
         expressions: &[String],
         timeouts: Timeouts,
     ) -> Result<PageReport, BrowserError> {
-        let page = self
-            .browser
-            .new_page("about:blank")
-            .await
-            .map_err(protocol)?;
-        let watch = Watch::start(&page).await?;
+        let (page, watch) = self.blank_page().await?;
         load(&page, &watch, url, timeouts).await;
         let mut verdicts = Vec::with_capacity(expressions.len());
         for expression in expressions {
@@ -169,12 +164,7 @@ impl Session {
         url: &str,
         timeouts: Timeouts,
     ) -> Result<Vec<Shot>, BrowserError> {
-        let page = self
-            .browser
-            .new_page("about:blank")
-            .await
-            .map_err(protocol)?;
-        let watch = Watch::start(&page).await?;
+        let (page, watch) = self.blank_page().await?;
         let mut shots = Vec::with_capacity(SCREENS.len());
         for (i, (label, width, height, mobile)) in SCREENS.into_iter().enumerate() {
             page.execute(SetDeviceMetricsOverrideParams::new(
@@ -213,6 +203,18 @@ impl Session {
             });
         }
         Ok(shots)
+    }
+
+    /// A blank page with its events watched, so nothing its navigation
+    /// does is missed.
+    async fn blank_page(&self) -> Result<(Page, Watch), BrowserError> {
+        let page = self
+            .browser
+            .new_page("about:blank")
+            .await
+            .map_err(protocol)?;
+        let watch = Watch::start(&page).await?;
+        Ok((page, watch))
     }
 
     /// Ends Chromium: asks it to close, then kills what is left and reaps it.

@@ -26,10 +26,13 @@ use crate::helpers::{Step, TestWorker, good_site, spawn};
 const TITLE_CHECK: &str = "js: document.title === 'Sales Summary 4c2d9'";
 const TOTAL_CHECK: &str = "js: document.querySelector('#total').textContent === '1234.5'";
 
-/// A worker whose LLM follows `llm`, with a real browser.
+/// A worker whose LLM follows `llm`, with a real browser, calling back the
+/// local fake evaluator.
 async fn worker(llm: Vec<Step>, builtin: Vec<Step>, extra: &[(&str, &str)]) -> Option<TestWorker> {
     let path = testkit::browser_or_skip(Browser::find(), "chromium")?;
-    let w = spawn(llm, builtin, extra).await;
+    let mut vars = vec![("CALLBACK_ALLOW_PRIVATE", "true")];
+    vars.extend_from_slice(extra);
+    let w = spawn(llm, builtin, &vars).await;
     let mut env = Arc::try_unwrap(w.env).ok().expect("sole owner");
     env.settings.browser = Some(Browser::new(
         path,
@@ -146,7 +149,7 @@ async fn a_wrong_site_is_repaired_from_what_failed_and_the_right_one_published()
             Step::Files(site("Sales Summary 4c2d9", "1234.5")),
         ],
         vec![],
-        &[("CALLBACK_ALLOW_PRIVATE", "true")],
+        &[],
     )
     .await
     else {
@@ -189,7 +192,7 @@ async fn a_right_first_site_costs_exactly_one_call() {
     let Some(w) = worker(
         vec![Step::Files(site("Sales Summary 4c2d9", "1234.5"))],
         vec![],
-        &[("CALLBACK_ALLOW_PRIVATE", "true")],
+        &[],
     )
     .await
     else {
@@ -221,7 +224,7 @@ async fn a_site_never_right_stops_after_the_rounds_and_the_best_is_published() {
             Step::Files(site("Still Wrong", "0")),
         ],
         vec![],
-        &[("CALLBACK_ALLOW_PRIVATE", "true"), ("REPAIR_ROUNDS", "2")],
+        &[("REPAIR_ROUNDS", "2")],
     )
     .await
     else {
@@ -299,7 +302,7 @@ async fn a_throwing_and_a_hanging_check_fail_with_what_happened() {
     let Some(w) = worker(
         vec![Step::Files(site("Sales Summary 4c2d9", "1"))],
         vec![],
-        &[("CALLBACK_ALLOW_PRIVATE", "true"), ("REPAIR_ROUNDS", "0")],
+        &[("REPAIR_ROUNDS", "0")],
     )
     .await
     else {
@@ -338,10 +341,7 @@ async fn a_near_deadline_skips_repairs() {
     let Some(w) = worker(
         vec![Step::Files(site("Tide Tally", "1234.5"))],
         vec![],
-        &[
-            ("CALLBACK_ALLOW_PRIVATE", "true"),
-            ("APP_PUBLISH_RESERVE_SECS", "30"),
-        ],
+        &[("APP_PUBLISH_RESERVE_SECS", "30")],
     )
     .await
     else {
@@ -373,7 +373,7 @@ async fn the_built_in_generator_is_checked_and_reported_but_not_repaired() {
     let Some(w) = worker(
         vec![Step::Permanent("401 invalid key")],
         vec![Step::Files(site("Tide Tally", "1"))],
-        &[("CALLBACK_ALLOW_PRIVATE", "true")],
+        &[],
     )
     .await
     else {
@@ -401,7 +401,7 @@ async fn plain_english_checks_become_derived_page_checks_in_one_call() {
     let Some(w) = worker(
         vec![Step::Files(site("Sales Summary 4c2d9", "1234.5"))],
         vec![],
-        &[("CALLBACK_ALLOW_PRIVATE", "true")],
+        &[],
     )
     .await
     else {
