@@ -13,7 +13,7 @@ pub struct ChatMessage {
 
 /// Remembers (or updates) what a message is about.
 pub async fn record(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     chat_id: i64,
     message_id: i32,
     project_id: Uuid,
@@ -32,7 +32,7 @@ pub async fn record(
         version_id,
         purpose,
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }
@@ -51,25 +51,6 @@ pub async fn find(
     )
     .fetch_optional(pool)
     .await
-}
-
-/// Whether a message with this purpose was already sent for the version.
-pub async fn sent_for_version(
-    pool: &PgPool,
-    chat_id: i64,
-    version_id: Uuid,
-    purpose: &str,
-) -> Result<bool, sqlx::Error> {
-    let exists = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM chat_messages
-                          WHERE chat_id = $1 AND version_id = $2 AND purpose = $3) AS "e!""#,
-        chat_id,
-        version_id,
-        purpose,
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok(exists)
 }
 
 /// The ready messages in `chat_id` of the project's (up to three) versions

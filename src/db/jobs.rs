@@ -63,7 +63,6 @@ pub struct Job {
     pub attempts: i32,
     pub project_id: Option<Uuid>,
     pub round: Option<i32>,
-    pub status_message_id: Option<i32>,
     pub llm_failures: i32,
     pub created_at: DateTime<Utc>,
 }
@@ -73,7 +72,7 @@ pub struct Job {
 pub async fn load(pool: &PgPool, id: Uuid) -> Result<Option<Job>, sqlx::Error> {
     let Some(r) = sqlx::query!(
         "SELECT id, kind, source, state, payload, chat_id, user_id, request_id, deadline, attempts,
-                project_id, round, status_message_id, llm_failures, created_at
+                project_id, round, llm_failures, created_at
          FROM jobs WHERE id = $1",
         id
     )
@@ -97,7 +96,6 @@ pub async fn load(pool: &PgPool, id: Uuid) -> Result<Option<Job>, sqlx::Error> {
         attempts: r.attempts,
         project_id: r.project_id,
         round: r.round,
-        status_message_id: r.status_message_id,
         llm_failures: r.llm_failures,
         created_at: r.created_at,
     }))
@@ -216,22 +214,6 @@ pub async fn set_project(
         round,
     )
     .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Remembers the Telegram message that shows the job's progress.
-pub async fn set_status_message(
-    pool: &PgPool,
-    id: Uuid,
-    message_id: i32,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE jobs SET status_message_id = $2 WHERE id = $1",
-        id,
-        message_id
-    )
-    .execute(pool)
     .await?;
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod outbox;
 pub mod projects;
 pub mod publishing;
+pub mod telegram;
 pub mod versions;
 
 use std::time::Duration;

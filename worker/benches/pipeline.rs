@@ -283,9 +283,9 @@ async fn run(jobs: usize, concurrency: u16, with_telegram: bool) {
         // The browser step is measured on its own (`browser_step`).
         ("BROWSER", "off".to_owned()),
     ];
-    // Without a token the worker sends nothing to Telegram: the pipeline
-    // alone, without the Bot API client's pacing (its Throttle adaptor
-    // releases queued sends on a 250 ms tick).
+    // Without a token the worker queues nothing for Telegram: the pipeline
+    // alone. With one, each job queues its messages (PostgreSQL inserts);
+    // the delivery loop sends them beside the jobs.
     if with_telegram {
         extra.push(("TELEGRAM_BOT_TOKEN", "1:bench".to_owned()));
     }

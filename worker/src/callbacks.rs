@@ -16,7 +16,7 @@ use crate::{
     buttons::{self, Action, ButtonData, Decision},
     environment::Environment,
     error::JobError,
-    telegram::escape,
+    telegram::{Message, escape},
     texts::clicks,
 };
 
@@ -102,9 +102,8 @@ async fn show_decision(
         return;
     };
     let buttons = Some(buttons::after(version.id, decision));
-    if let Err(e) = env.telegram.set_buttons(chat, message, buttons).await {
-        tracing::warn!(error = %e, "could not show the decision on the buttons");
-    }
+    let shown = Message::buttons(chat, message, buttons);
+    env.outbox.put_or_log(shown, "decision").await;
 }
 
 /// The answer to a click on a label.
@@ -185,9 +184,8 @@ async fn reject(
             version.number,
             escape(&clicker(click))
         );
-        if let Err(e) = env.telegram.edit(chat, message, &text, None).await {
-            tracing::warn!(error = %e, "could not update the rejected message");
-        }
+        let rejected = Message::text(chat, text).editing(message);
+        env.outbox.put_or_log(rejected, "rejected").await;
     }
     Ok((format!("Rejected version {}.", version.number), false))
 }
@@ -209,27 +207,9 @@ async fn ask_for_changes(
         escape(&project.title),
         version.number
     );
-    match env.telegram.send(chat, &text, None).await {
-        Ok(message_id) => {
-            db::chat::record(
-                &env.pool,
-                chat,
-                message_id,
-                project.id,
-                Some(version.id),
-                "revise_prompt",
-            )
-            .await?;
-            let by = clicker(click);
-            show_decision(env, click, version, Decision::ChangesRequested { by: &by }).await;
-            Ok(("Tell me what to change.".into(), false))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not ask for changes");
-            Ok((
-                "Reply to the site's message with what to change.".into(),
-                false,
-            ))
-        }
-    }
+    let prompt = Message::text(chat, text).about(project.id, Some(version.id), "revise_prompt");
+    env.outbox.put(prompt).await?;
+    let by = clicker(click);
+    show_decision(env, click, version, Decision::ChangesRequested { by: &by }).await;
+    Ok(("Tell me what to change.".into(), false))
 }

@@ -324,6 +324,6 @@ async fn tell(env: &Environment, message: &JobMessage, text: &str) {
     if let Ok(Some(job)) = db::jobs::load(&env.pool, message.job_id).await
         && job.kind == pagesmith::domain::JobKind::Generate
     {
-        notify::trouble(env, job.chat_id, job.status_message_id, text).await;
+        notify::trouble(env, job.chat_id, job.id, text).await;
     }
 }

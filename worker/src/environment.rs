@@ -7,7 +7,12 @@ use pagesmith::{bundle::BundleStore, queue::Topology};
 use sqlx::PgPool;
 use tokio_util::task::TaskTracker;
 
-use crate::{generator::Generator, publish::Publisher, settings::Settings, telegram::Telegram};
+use crate::{
+    generator::Generator,
+    publish::Publisher,
+    settings::Settings,
+    telegram::{Outbox, Telegram},
+};
 
 pub struct Environment {
     pub settings: Settings,
@@ -16,7 +21,10 @@ pub struct Environment {
     pub generator: Arc<dyn Generator>,
     /// The built-in generator: the fallback after two LLM failures.
     pub fallback: Arc<dyn Generator>,
+    /// The Bot API client: the delivery loop's, and for answering clicks.
     pub telegram: Telegram,
+    /// Where jobs queue their chat messages (see `telegram`).
+    pub outbox: Outbox,
     /// GitHub, or the local git publisher.
     pub publisher: Arc<dyn Publisher>,
     pub bundles: BundleStore,

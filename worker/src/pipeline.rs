@@ -19,7 +19,7 @@ use crate::{
     error::JobError,
     stages::{
         bundle, callback, generate, notify,
-        progress::{Progress, Stage},
+        progress::{self, Stage},
         publish, repair,
         resolve::{self, Context},
         review,
@@ -43,7 +43,7 @@ pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
                 )
             })?,
     };
-    notify::ready(env, &ctx, &version).await;
+    notify::ready(env, &ctx, &version).await?;
 
     let mut state = current_state(env, &ctx).await?;
     if state == JobState::PreviewReady && ctx.app.is_some() {
@@ -76,28 +76,20 @@ async fn current_state(env: &Environment, ctx: &Context) -> Result<JobState, Job
 }
 
 async fn produce(env: &Environment, ctx: &mut Context) -> Result<db::versions::Version, JobError> {
-    let progress = Progress::start(env, ctx);
-    let produced = produce_with(env, ctx, &progress).await;
+    let produced = produce_with(env, ctx).await;
     // The first generation may have named the site.
     if produced.is_ok()
         && let Some(project) = db::projects::get(&env.pool, ctx.project.id).await?
     {
         ctx.project = project;
     }
-    // The ready message (or a failure text) replaces the status message, so
-    // every status update must have landed first.
-    progress.finish(ctx).await;
     produced
 }
 
-async fn produce_with(
-    env: &Environment,
-    ctx: &Context,
-    progress: &Progress,
-) -> Result<db::versions::Version, JobError> {
+async fn produce_with(env: &Environment, ctx: &Context) -> Result<db::versions::Version, JobError> {
     let started = Instant::now();
     if ctx.job.state == JobState::Queued {
-        progress.show(Stage::Queued, ctx);
+        progress::show(env, ctx, Stage::Queued).await;
         let mut conn = env.pool.acquire().await?;
         db::jobs::transition(
             &mut conn,
@@ -107,12 +99,12 @@ async fn produce_with(
         )
         .await?;
     }
-    progress.show(Stage::Writing, ctx);
+    progress::show(env, ctx, Stage::Writing).await;
     let mut generation = generate::run(env, ctx).await?;
     observe("generate", started);
 
     let started = Instant::now();
-    progress.show(Stage::Checking, ctx);
+    progress::show(env, ctx, Stage::Checking).await;
     let (files, checks) = repair::check_and_repair(env, ctx, &mut generation).await?;
     observe("check", started);
 

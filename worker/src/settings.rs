@@ -37,6 +37,10 @@ pub struct Settings {
     pub telegram_token: Option<SecretString>,
     /// `TELEGRAM_API_URL` (default `https://api.telegram.org`).
     pub telegram_api_url: Url,
+    /// `TELEGRAM_PRIVATE_CHAT_INTERVAL_MS` (default 1000),
+    /// `TELEGRAM_GROUP_CHAT_INTERVAL_MS` (default 3000, 20 a minute) and
+    /// `TELEGRAM_MAX_PER_SECOND` (default 30): how fast messages go out.
+    pub telegram_pace: crate::telegram::Pace,
     /// `PREVIEW_BASE_URL` (default `http://127.0.0.1:8081`).
     pub preview_base_url: Url,
     /// `PREVIEW_TTL_DAYS` (default 30): how long preview links work.
@@ -80,10 +84,8 @@ pub struct Settings {
     /// `BROWSER_CHECK_TIMEOUT_MS` (default 3000) each check.
     pub browser: Option<Browser>,
     /// `SCREENSHOTS` (default on, with a browser): desktop and mobile photos
-    /// under each ready message. `SCREENSHOT_TIMEOUT_SECS` (default 20)
-    /// bounds each photo's upload.
+    /// under each ready message, queued like any other message.
     pub screenshots: bool,
-    pub screenshot_timeout: Duration,
     /// `REPAIR_ROUNDS` (default 2, at most 5): repair rounds an LLM-written
     /// site gets while checks fail.
     pub repair_rounds: i32,
@@ -165,6 +167,29 @@ impl Settings {
             "TELEGRAM_API_URL",
             Url::parse("https://api.telegram.org").expect("valid default"),
         );
+        let default_pace = crate::telegram::Pace::default();
+        let mut interval = |name: &str, default: Duration| {
+            let ms: u64 = env.parse_or(name, default.as_millis() as u64);
+            if !(1..=600_000).contains(&ms) {
+                env.reject(name, "must be from 1 to 600000 (milliseconds)");
+            }
+            Duration::from_millis(ms.clamp(1, 600_000))
+        };
+        let telegram_pace = crate::telegram::Pace {
+            private_chat: interval(
+                "TELEGRAM_PRIVATE_CHAT_INTERVAL_MS",
+                default_pace.private_chat,
+            ),
+            group_chat: interval("TELEGRAM_GROUP_CHAT_INTERVAL_MS", default_pace.group_chat),
+            overall_per_second: {
+                let rate: u32 =
+                    env.parse_or("TELEGRAM_MAX_PER_SECOND", default_pace.overall_per_second);
+                if !(1..=1000).contains(&rate) {
+                    env.reject("TELEGRAM_MAX_PER_SECOND", "must be from 1 to 1000");
+                }
+                rate.clamp(1, 1000)
+            },
+        };
         let preview_base_url = env.parse_or(
             "PREVIEW_BASE_URL",
             Url::parse("http://127.0.0.1:8081").expect("valid default"),
@@ -265,8 +290,6 @@ impl Settings {
         let jobs_gauge_interval =
             Duration::from_secs(env.parse_or("WORKER_JOBS_GAUGE_SECS", 15u64).max(1));
 
-        let screenshot_timeout =
-            Duration::from_secs(env.parse_or("SCREENSHOT_TIMEOUT_SECS", 20u64).max(1));
         let screenshots = env.parse_or("SCREENSHOTS", true);
         let repair_rounds = env.parse_or("REPAIR_ROUNDS", 2i32);
         if !(0..=5).contains(&repair_rounds) {
@@ -317,6 +340,7 @@ impl Settings {
             chat_llm_quota,
             telegram_token,
             telegram_api_url,
+            telegram_pace,
             preview_base_url,
             preview_ttl,
             reviewer_chat_id,
@@ -332,7 +356,6 @@ impl Settings {
             metrics_addr,
             browser,
             screenshots,
-            screenshot_timeout,
             repair_rounds,
             jobs_gauge_interval,
             own_secrets,

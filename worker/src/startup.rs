@@ -15,7 +15,7 @@ use crate::{
     publish::{Publisher, github::GithubPublisher, local::LocalPublisher},
     rate_limit::ChatLimiter,
     settings::{PublisherChoice, Settings},
-    telegram::Telegram,
+    telegram::{self, Outbox, Telegram},
 };
 
 /// How long a stopping worker waits for side tasks (two captures, two
@@ -63,11 +63,13 @@ impl Worker {
             Ok(swept) => tracing::info!(swept, "removed staging left by killed workers"),
             Err(e) => tracing::warn!(error = %e, "could not sweep bundle staging"),
         }
+        let telegram = Telegram::new(
+            settings.telegram_token.as_ref(),
+            settings.telegram_api_url.clone(),
+        );
         let env = Environment {
-            telegram: Telegram::new(
-                settings.telegram_token.as_ref(),
-                settings.telegram_api_url.clone(),
-            ),
+            outbox: Outbox::new(pool.clone(), telegram.enabled()),
+            telegram,
             bundles,
             chat_limiter: settings
                 .chat_llm_quota
@@ -120,6 +122,13 @@ impl Worker {
         ));
         tracing::info!(addr = %metrics_addr, "worker metrics listening");
 
+        // Outlives the consumer, so the last jobs' messages go out.
+        let delivering = tokio::spawn(telegram::delivery::run(
+            self.env.telegram.clone(),
+            self.env.outbox.clone(),
+            settings.telegram_pace,
+            serving.clone(),
+        ));
         let stop = CancellationToken::new();
         let consuming = tokio::spawn(consumer::run(self.env.clone(), stop.clone()));
         Ok(RunningWorker {
@@ -127,7 +136,7 @@ impl Worker {
             stop,
             consuming,
             serving,
-            background: vec![server, gauge],
+            background: vec![server, gauge, delivering],
             side_tasks: self.env.side_tasks.clone(),
         })
     }

@@ -12,7 +12,10 @@ use pagesmith::{
 };
 
 use crate::{
-    environment::Environment, error::JobError, stages::notify::preview_urls, telegram::escape,
+    environment::Environment,
+    error::JobError,
+    stages::notify::preview_urls,
+    telegram::{Message, escape},
 };
 
 const HELP: &str = "I build websites from a description.\n\n\
@@ -48,10 +51,9 @@ pub async fn run(env: &Environment, job: Job) -> Result<(), JobError> {
             .to_owned(),
         other => format!("I don't know <code>/{}</code>. Try /help.", escape(other)),
     };
-    if let Err(e) = env.telegram.send(command.chat_id, &text, None).await {
-        // The answer is best effort; the job is done either way.
-        tracing::warn!(job.id = %job.id, error = %e, "could not answer a command");
-    }
+    // Queued once: a redelivered command does not answer twice.
+    let reply = Message::text(command.chat_id, text).once(format!("reply:{}", job.id));
+    env.outbox.put(reply).await?;
     let mut conn = env.pool.acquire().await?;
     db::jobs::transition(&mut conn, job.id, &[JobState::Queued], JobState::Done).await?;
     Ok(())

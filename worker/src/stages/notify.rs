@@ -5,9 +5,14 @@
 
 use pagesmith::db::{self, versions::Version};
 use url::Url;
+use uuid::Uuid;
 
 use super::resolve::Context;
-use crate::{environment::Environment, telegram::escape};
+use crate::{
+    environment::Environment,
+    error::JobError,
+    telegram::{Message, escape, status_key},
+};
 
 /// The two preview URLs of a version.
 pub fn preview_urls(base: &Url, token: &str) -> (String, String) {
@@ -56,17 +61,14 @@ pub fn ready_text(env: &Environment, ctx: &Context, version: &Version) -> String
     )
 }
 
-/// Turns the status message into the ready message (or sends it), once per
-/// version: a redelivery finds it recorded and does not send it again.
-pub async fn ready(env: &Environment, ctx: &Context, version: &Version) {
+/// Queues the ready message, once per version and chat: in the requester's
+/// chat it replaces the job's status message; in the reviewer chat (an
+/// /app job) it is a new message. Older ready messages of the project lose
+/// their buttons, and the screenshots follow.
+pub async fn ready(env: &Environment, ctx: &Context, version: &Version) -> Result<(), JobError> {
     let Some(chat_id) = ctx.chat_id.or(env.settings.reviewer_chat_id) else {
-        return;
+        return Ok(());
     };
-    match db::chat::sent_for_version(&env.pool, chat_id, version.id, "ready").await {
-        Ok(true) => return,
-        Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, "could not check for an earlier ready message"),
-    }
     let mut text = ready_text(env, ctx, version);
     if let Some(app) = &ctx.app {
         text = format!(
@@ -75,36 +77,18 @@ pub async fn ready(env: &Environment, ctx: &Context, version: &Version) {
             app.round
         );
     }
-    let buttons = Some(crate::buttons::review(version.id));
-    let sent = match (ctx.chat_id.and(ctx.job.status_message_id), ctx.chat_id) {
-        (Some(message_id), Some(chat)) => env
-            .telegram
-            .edit(chat, message_id, &text, buttons)
-            .await
-            .map(|()| message_id),
-        _ => env.telegram.send(chat_id, &text, buttons).await,
-    };
-    match sent {
-        Ok(message_id) => {
-            if let Err(e) = db::chat::record(
-                &env.pool,
-                chat_id,
-                message_id,
-                ctx.project.id,
-                Some(version.id),
-                "ready",
-            )
-            .await
-            {
-                tracing::warn!(error = %e, "could not record the ready message");
-            }
-            retire_older_ready_messages(env, ctx, version, chat_id).await;
-            super::screenshots::spawn(env, ctx, version, chat_id);
-        }
-        Err(e) => {
-            tracing::warn!(job.id = %ctx.job.id, error = %e, "could not send the ready message")
-        }
+    let mut message = Message::text(chat_id, text)
+        .with_buttons(crate::buttons::review(version.id))
+        .once(format!("ready:{}:{chat_id}", version.id))
+        .about(ctx.project.id, Some(version.id), "ready");
+    if ctx.chat_id.is_some() {
+        message = message.keyed(status_key(ctx.job.id));
     }
+    if env.outbox.put(message).await? {
+        retire_older_ready_messages(env, ctx, version, chat_id).await;
+        super::screenshots::spawn(env, ctx, version, chat_id);
+    }
+    Ok(())
 }
 
 /// A newer version is ready: the older ready messages of the project in
@@ -132,31 +116,17 @@ async fn retire_older_ready_messages(
                 by_version: version.number,
             },
         );
-        if let Err(e) = env
-            .telegram
-            .set_buttons(chat_id, message_id, Some(label))
-            .await
-        {
-            tracing::warn!(error = %e, "could not retire an older ready message's buttons");
-        }
+        let retire = Message::buttons(chat_id, message_id, Some(label)).background();
+        env.outbox.put_or_log(retire, "retired buttons").await;
     }
 }
 
-/// Tells the requester a job failed (or will be retried), in plain words.
-pub async fn trouble(
-    env: &Environment,
-    chat_id: Option<i64>,
-    status_message_id: Option<i32>,
-    text: &str,
-) {
+/// Tells the requester a job failed (or will be retried), in plain words,
+/// in place of the job's status message.
+pub async fn trouble(env: &Environment, chat_id: Option<i64>, job_id: Uuid, text: &str) {
     let Some(chat_id) = chat_id else { return };
-    let result = match status_message_id {
-        Some(message_id) => env.telegram.edit(chat_id, message_id, text, None).await,
-        None => env.telegram.send(chat_id, text, None).await.map(|_| ()),
-    };
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "could not tell the user about a problem");
-    }
+    let message = Message::text(chat_id, text).keyed(status_key(job_id));
+    env.outbox.put_or_log(message, "trouble").await;
 }
 
 fn human_size(bytes: u64) -> String {
@@ -190,27 +160,10 @@ pub async fn published(
     let mut chats: Vec<i64> = ctx.chat_id.into_iter().collect();
     chats.extend(env.settings.reviewer_chat_id.filter(|c| !chats.contains(c)));
     for chat_id in chats {
-        match db::chat::sent_for_version(&env.pool, chat_id, version.id, "published").await {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "could not check for an earlier published message");
-            }
-        }
-        match env.telegram.send(chat_id, &text, None).await {
-            Ok(message_id) => {
-                let _ = db::chat::record(
-                    &env.pool,
-                    chat_id,
-                    message_id,
-                    ctx.project.id,
-                    Some(version.id),
-                    "published",
-                )
-                .await;
-            }
-            Err(e) => tracing::warn!(error = %e, "could not announce the publish"),
-        }
+        let message = Message::text(chat_id, text.clone())
+            .once(format!("published:{}:{chat_id}", version.id))
+            .about(ctx.project.id, Some(version.id), "published");
+        env.outbox.put_or_log(message, "published").await;
     }
 }
 

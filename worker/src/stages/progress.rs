@@ -1,21 +1,17 @@
-//! The job's status message (queued → writing → checking), kept up to date
-//! by a task of its own, so no stage waits on Telegram.
+//! The job's status message (queued → writing → checking).
 //!
-//! teloxide's `Throttle` paces sends to stay inside Telegram's limits (its
-//! queue is released on a 250 ms tick), so an inline first send cost every
-//! job about a quarter of a second before it could start generating. Here a
-//! stage only queues the text; the task sends the first one and edits the
-//! message for the rest, newest text first if several are waiting (the user
-//! only needs to see where the job is now). The ready message is sent after
-//! [`Progress::finish`] hands back the message id, so it still replaces the
-//! status message, and still goes out before the job's delivery is acked.
+//! Each stage queues the text under the job's status key and moves on: the
+//! first delivery sends the message and later ones edit it, and a newer text
+//! replaces a queued older one, so a slow chat sees the latest stage, never
+//! an older one after it. The ready message goes under the same key, so it
+//! replaces the status message. Status texts are background messages: a
+//! reply to a command in the same chat goes first.
 
-use pagesmith::db;
-use tokio::{sync::mpsc, task::JoinHandle};
-use uuid::Uuid;
-
-use super::resolve::Context;
-use crate::{environment::Environment, telegram::escape};
+use crate::{
+    environment::Environment,
+    stages::resolve::Context,
+    telegram::{Message, escape, status_key},
+};
 
 /// A stage worth showing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,110 +38,13 @@ fn stage_text(stage: Stage, ctx: &Context) -> String {
     }
 }
 
-/// A job's status message, updated in the background.
-pub struct Progress {
-    updates: Option<mpsc::UnboundedSender<String>>,
-    task: Option<JoinHandle<Option<i32>>>,
-}
-
-impl Progress {
-    /// Starts the updater; without a chat (an /app job), it does nothing.
-    pub fn start(env: &Environment, ctx: &Context) -> Self {
-        let Some(chat_id) = ctx.chat_id else {
-            return Self {
-                updates: None,
-                task: None,
-            };
-        };
-        let (updates, received) = mpsc::unbounded_channel();
-        let task = tokio::spawn(keep_up(
-            env.telegram.clone(),
-            env.pool.clone(),
-            Target {
-                chat_id,
-                job_id: ctx.job.id,
-                project_id: ctx.project.id,
-                message_id: ctx.job.status_message_id,
-            },
-            received,
-        ));
-        Self {
-            updates: Some(updates),
-            task: Some(task),
-        }
-    }
-
-    /// Queues `stage` for the status message; returns at once.
-    pub fn show(&self, stage: Stage, ctx: &Context) {
-        if let Some(updates) = &self.updates {
-            let _ = updates.send(stage_text(stage, ctx));
-        }
-    }
-
-    /// Waits until every queued update went out (or failed, which is only
-    /// logged), and puts the status message's id, if there is one, on the
-    /// job for the ready message to replace.
-    pub async fn finish(mut self, ctx: &mut Context) {
-        self.updates = None;
-        if let Some(task) = self.task.take() {
-            match task.await {
-                Ok(message_id) => ctx.job.status_message_id = message_id,
-                Err(e) => {
-                    tracing::warn!(job.id = %ctx.job.id, error = %e, "the status updater failed")
-                }
-            }
-        }
-    }
-}
-
-struct Target {
-    chat_id: i64,
-    job_id: Uuid,
-    project_id: Uuid,
-    message_id: Option<i32>,
-}
-
-async fn keep_up(
-    telegram: crate::telegram::Telegram,
-    pool: sqlx::PgPool,
-    mut target: Target,
-    mut received: mpsc::UnboundedReceiver<String>,
-) -> Option<i32> {
-    while let Some(mut text) = received.recv().await {
-        while let Ok(newer) = received.try_recv() {
-            text = newer;
-        }
-        let job = target.job_id;
-        match target.message_id {
-            Some(message_id) => {
-                if let Err(e) = telegram.edit(target.chat_id, message_id, &text, None).await {
-                    tracing::warn!(job.id = %job, error = %e, "could not update the status message");
-                }
-            }
-            None => match telegram.send(target.chat_id, &text, None).await {
-                Ok(message_id) => {
-                    target.message_id = Some(message_id);
-                    let stored = async {
-                        db::jobs::set_status_message(&pool, job, message_id).await?;
-                        db::chat::record(
-                            &pool,
-                            target.chat_id,
-                            message_id,
-                            target.project_id,
-                            None,
-                            "status",
-                        )
-                        .await
-                    };
-                    if let Err(e) = stored.await {
-                        tracing::warn!(job.id = %job, error = %e, "could not record the status message");
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(job.id = %job, error = %e, "could not send the status message")
-                }
-            },
-        }
-    }
-    target.message_id
+/// Queues `stage` for the job's status message; without a chat (an /app
+/// job) there is none.
+pub async fn show(env: &Environment, ctx: &Context, stage: Stage) {
+    let Some(chat_id) = ctx.chat_id else { return };
+    let message = Message::text(chat_id, stage_text(stage, ctx))
+        .keyed(status_key(ctx.job.id))
+        .background()
+        .about(ctx.project.id, None, "status");
+    env.outbox.put_or_log(message, "status").await;
 }

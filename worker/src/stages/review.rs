@@ -11,7 +11,11 @@ use pagesmith::{
 };
 
 use super::resolve::Context;
-use crate::{environment::Environment, error::JobError, telegram::escape};
+use crate::{
+    environment::Environment,
+    error::JobError,
+    telegram::{Message, escape},
+};
 
 /// How often a waiting job looks at its expiry.
 const RECHECK: Duration = Duration::from_secs(120);
@@ -66,9 +70,8 @@ pub async fn app_job(
                 escape(&app.task),
                 app.round
             );
-            if let Err(e) = env.telegram.send(chat, &text, None).await {
-                tracing::warn!(error = %e, "could not tell the reviewer about the expiry");
-            }
+            let notice = Message::text(chat, text).once(format!("expired:{}", version.id));
+            env.outbox.put_or_log(notice, "expiry").await;
         }
         return Ok(JobState::Expired);
     }

@@ -1,23 +1,23 @@
-//! Desktop and mobile screenshots of a ready version's live preview, sent to
-//! the chat as photos right under the ready message, captioned with both
+//! Desktop and mobile screenshots of a ready version's live preview, queued
+//! for the chat as photos right under the ready message, captioned with both
 //! preview links: the first thing a reviewer sees.
 //!
 //! They run beside the job, never in its way: the job (and an `/app` job's
 //! publish and callback) goes on at once, and no browser, a preview that
-//! does not serve the page, a browser failure or Telegram trouble is only
-//! logged (and counted in `pagesmith_screenshots_total`); a photo Telegram
-//! has not taken within `SCREENSHOT_TIMEOUT_SECS` is given up. They follow a
-//! ready message sent for the first time, so a redelivered job sends no
-//! second set. Each photo is recorded like the ready message, so a reply to
-//! it asks for changes to the same site.
+//! does not serve the page or a browser failure is only logged (and counted
+//! in `pagesmith_screenshots_total`). The photos are background messages:
+//! a reply to a command in the same chat goes before them. Each is queued
+//! once per version, chat and screen, so a redelivered job sends no second
+//! set, and recorded like the ready message, so a reply to it asks for
+//! changes to the same site.
 
-use pagesmith::db::{self, versions::Version};
+use pagesmith::db::versions::Version;
 
 use super::{notify::preview_urls, resolve::Context};
 use crate::{
     browser::Shot,
     environment::Environment,
-    telegram::{TelegramError, escape},
+    telegram::{Message, escape},
 };
 
 /// Starts the screenshots of `version` for `chat_id` on the environment's
@@ -31,12 +31,10 @@ pub fn spawn(env: &Environment, ctx: &Context, version: &Version, chat_id: i64) 
     else {
         return;
     };
-    let telegram = env.telegram.clone();
-    let pool = env.pool.clone();
+    let outbox = env.outbox.clone();
     let (live, safe) = preview_urls(&env.settings.preview_base_url, &version.preview_token);
     let title = escape(&ctx.project.title);
     let number = version.number;
-    let upload_limit = env.settings.screenshot_timeout;
     let (job_id, project_id, version_id) = (ctx.job.id, ctx.project.id, version.id);
     env.side_tasks.spawn(async move {
         let shots = match shooter.screenshots(&live).await {
@@ -47,41 +45,17 @@ pub fn spawn(env: &Environment, ctx: &Context, version: &Version, chat_id: i64) 
                 return;
             }
         };
-        // teloxide waits out every `429 retry_after` itself, for as long as
-        // Telegram asks; a photo gets SCREENSHOT_TIMEOUT_SECS, then it is stale.
-        let budget = upload_limit;
         for shot in shots {
             let caption = caption(&shot, &title, number, &live, &safe);
             let file = format!("{}.png", shot.label);
-            let sent = tokio::time::timeout(
-                budget,
-                telegram.send_photo(chat_id, &shot.png, &file, &caption),
-            )
-            .await
-            .unwrap_or_else(|_| {
-                Err(TelegramError::Unreachable(format!(
-                    "no answer to sendPhoto within {budget:?}"
-                )))
-            });
-            match sent {
-                Ok(message_id) => {
-                    counted("sent");
-                    if let Err(e) = db::chat::record(
-                        &pool,
-                        chat_id,
-                        message_id,
-                        project_id,
-                        Some(version_id),
-                        "screenshot",
-                    )
-                    .await
-                    {
-                        tracing::warn!(job.id = %job_id, error = %e, "could not record a screenshot");
-                    }
-                }
+            let photo = Message::photo(chat_id, shot.png, &file, &caption)
+                .once(format!("screenshot:{version_id}:{chat_id}:{}", shot.label))
+                .about(project_id, Some(version_id), "screenshot");
+            match outbox.put(photo).await {
+                Ok(_) => counted("queued"),
                 Err(e) => {
-                    counted("send_failed");
-                    tracing::warn!(job.id = %job_id, error = %e, "could not send a screenshot");
+                    counted("queue_failed");
+                    tracing::warn!(job.id = %job_id, error = %e, "could not queue a screenshot");
                 }
             }
         }

@@ -199,10 +199,23 @@ pub async fn spawn_real(extra: &[(&str, &str)]) -> TestWorker {
         ("APP_SECRET".into(), "app-secret-that-must-not-leak".into()),
         // No preview server runs here to screenshot (e2e tests them).
         ("SCREENSHOT_BROWSER".into(), "off".into()),
+        // Telegram's pace is tested on its own (`delivery.rs`); here it
+        // would only slow every conversation down.
+        ("TELEGRAM_PRIVATE_CHAT_INTERVAL_MS".into(), "1".into()),
+        ("TELEGRAM_GROUP_CHAT_INTERVAL_MS".into(), "1".into()),
+        ("TELEGRAM_MAX_PER_SECOND".into(), "1000".into()),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings = Settings::read(Env::from_vars(vars)).expect("test settings");
     let worker = Worker::build(settings).await.expect("worker builds");
+    // The delivery loop, as a started worker runs it; it ends with the
+    // test's runtime.
+    tokio::spawn(worker::telegram::delivery::run(
+        worker.env.telegram.clone(),
+        worker.env.outbox.clone(),
+        worker.env.settings.telegram_pace,
+        tokio_util::sync::CancellationToken::new(),
+    ));
     TestWorker {
         env: worker.env,
         db,
@@ -301,8 +314,16 @@ impl TestWorker {
             .unwrap()
     }
 
-    /// Telegram calls received, as (method, JSON body).
+    /// Waits until the delivery loop has sent every queued message that is
+    /// due within 2 s (a chat paused for longer stays paused).
+    pub async fn settle_telegram(&self) {
+        settle_outbox(&self.db.pool).await;
+    }
+
+    /// Telegram calls received, as (method, JSON body), once the queued
+    /// messages have gone out ([`TestWorker::settle_telegram`]).
     pub async fn telegram_calls(&self) -> Vec<(String, Value)> {
+        self.settle_telegram().await;
         self.telegram
             .received_requests()
             .await
@@ -394,5 +415,30 @@ impl TestWorker {
         .unwrap();
         tx.commit().await.unwrap();
         id
+    }
+}
+
+/// Waits (up to 60 s) until no chat is being sent to and no queued message
+/// is due within 2 s.
+pub async fn settle_outbox(pool: &sqlx::PgPool) {
+    let busy = || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM telegram_chats
+                             WHERE leased_until > now()
+                                OR (next_send_at < now() + interval '2 seconds'
+                                    AND chat_id IN (SELECT chat_id FROM telegram_outbox
+                                                     WHERE state = 'pending')))",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while busy().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "queued Telegram messages were not delivered within 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

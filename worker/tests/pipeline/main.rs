@@ -12,3 +12,4 @@ mod interactive;
 mod llm;
 mod publishing;
 mod screenshots;
+mod telegram_delivery;

@@ -1,0 +1,436 @@
+//! Sending to Telegram: the per-chat queue, its pace, priorities, 429s and
+//! refusals, against a fake Bot API that records when each call arrived.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicI32, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::method};
+use worker::{
+    process::process,
+    telegram::{Message, Outbox, Pace, Telegram, delivery, status_key},
+};
+
+use crate::helpers::{CHAT, Step, TestWorker, good_site, settle_outbox, spawn};
+
+/// A private chat beside [`CHAT`], and a group.
+const OTHER_CHAT: i64 = 888;
+const GROUP: i64 = -1_001_234_567;
+
+/// One call the fake Bot API received.
+#[derive(Debug, Clone)]
+struct Call {
+    method: String,
+    chat: i64,
+    text: String,
+    at: Instant,
+}
+
+/// A Bot API that numbers messages, records every call, and answers a
+/// chat's next calls from a script of failures first.
+#[derive(Default, Clone)]
+struct BotApi {
+    calls: Arc<Mutex<Vec<Call>>>,
+    failures: Arc<Mutex<HashMap<i64, Vec<ResponseTemplate>>>>,
+    next_id: Arc<AtomicI32>,
+}
+
+impl Respond for BotApi {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let chat = body["chat_id"]
+            .as_i64()
+            .or_else(|| multipart_chat(&request.body))
+            .unwrap_or_default();
+        let text = body["text"].as_str().unwrap_or_default().to_owned();
+        let method = request.url.path().rsplit('/').next().unwrap_or("");
+        self.calls.lock().unwrap().push(Call {
+            method: method.to_lowercase(),
+            chat,
+            text,
+            at: Instant::now(),
+        });
+        if let Some(scripted) = self.failures.lock().unwrap().get_mut(&chat)
+            && !scripted.is_empty()
+        {
+            return scripted.remove(0);
+        }
+        let id = 1000 + self.next_id.fetch_add(1, Ordering::Relaxed);
+        ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": {
+            "message_id": body["message_id"].as_i64().unwrap_or(i64::from(id)),
+            "date": 1_700_000_000,
+            "chat": {"id": chat, "type": if chat > 0 { "private" } else { "supergroup" }},
+            "text": "ok"}}))
+    }
+}
+
+/// The `chat_id` field of a multipart body (`sendPhoto`).
+fn multipart_chat(body: &[u8]) -> Option<i64> {
+    let text = String::from_utf8_lossy(body);
+    let after = text.split("name=\"chat_id\"").nth(1)?;
+    after.split_whitespace().next()?.parse().ok()
+}
+
+impl BotApi {
+    async fn serve() -> (Self, MockServer) {
+        let api = Self::default();
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(api.clone())
+            .mount(&server)
+            .await;
+        (api, server)
+    }
+
+    fn fail_next(&self, chat: i64, answers: Vec<ResponseTemplate>) {
+        self.failures.lock().unwrap().insert(chat, answers);
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn texts_in(&self, chat: i64) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.chat == chat)
+            .map(|c| c.text)
+            .collect()
+    }
+
+    async fn wait_for_calls(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.calls().len() < n {
+            assert!(Instant::now() < deadline, "only {:?}", self.calls());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+fn too_many_requests(seconds: u32) -> ResponseTemplate {
+    ResponseTemplate::new(429).set_body_json(json!({
+        "ok": false, "error_code": 429,
+        "description": format!("Too Many Requests: retry after {seconds}"),
+        "parameters": {"retry_after": seconds}
+    }))
+}
+
+fn refused(description: &str) -> ResponseTemplate {
+    ResponseTemplate::new(400).set_body_json(json!({
+        "ok": false, "error_code": 400, "description": description
+    }))
+}
+
+/// A test database with an outbox and no delivery loop yet, and a Bot API.
+struct Setup {
+    w: TestWorker,
+    api: BotApi,
+    server: MockServer,
+    outbox: Outbox,
+}
+
+async fn setup() -> Setup {
+    // The worker's own loop talks to the shared fake; these tests run their
+    // own loops against `server`.
+    let w = spawn(vec![], vec![], &[("TELEGRAM_BOT_TOKEN", "")]).await;
+    let (api, server) = BotApi::serve().await;
+    let outbox = Outbox::new(w.db.pool.clone(), true);
+    Setup {
+        w,
+        api,
+        server,
+        outbox,
+    }
+}
+
+impl Setup {
+    /// Starts a delivery loop (a worker's) with `pace`; stops when the
+    /// token is cancelled.
+    fn deliver(&self, pace: Pace) -> CancellationToken {
+        let stop = CancellationToken::new();
+        let token = Some("4242:test-token".to_owned().into());
+        let telegram = Telegram::new(token.as_ref(), self.server.uri().parse().unwrap());
+        tokio::spawn(delivery::run(
+            telegram,
+            self.outbox.clone(),
+            pace,
+            stop.clone(),
+        ));
+        stop
+    }
+
+    async fn put(&self, message: Message) {
+        assert!(self.outbox.put(message).await.unwrap());
+    }
+
+    async fn settle(&self) {
+        settle_outbox(&self.w.db.pool).await;
+    }
+}
+
+fn pace(private_ms: u64, group_ms: u64) -> Pace {
+    Pace {
+        private_chat: Duration::from_millis(private_ms),
+        group_chat: Duration::from_millis(group_ms),
+        overall_per_second: 1000,
+    }
+}
+
+fn gaps(calls: &[Call]) -> Vec<Duration> {
+    calls.windows(2).map(|w| w[1].at - w[0].at).collect()
+}
+
+#[tokio::test]
+async fn a_private_chat_is_paced_per_message_with_no_minute_cap() {
+    let s = setup().await;
+    for i in 0..25 {
+        s.put(Message::text(CHAT, format!("message {i}"))).await;
+    }
+    let started = Instant::now();
+    let _stop = s.deliver(pace(40, 5_000));
+    s.api.wait_for_calls(25).await;
+    // 25 messages in one private chat: a 20-a-minute cap would need over a
+    // minute; here they go one per 40 ms.
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let calls = s.api.calls();
+    let texts: Vec<String> = calls.iter().map(|c| c.text.clone()).collect();
+    let expected: Vec<String> = (0..25).map(|i| format!("message {i}")).collect();
+    assert_eq!(texts, expected, "in order, each once");
+    for gap in gaps(&calls) {
+        assert!(gap >= Duration::from_millis(35), "spaced: {gap:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_group_gets_the_slower_group_pace_while_a_private_chat_keeps_its_own() {
+    let s = setup().await;
+    for i in 0..3 {
+        s.put(Message::text(GROUP, format!("group {i}"))).await;
+        s.put(Message::text(CHAT, format!("private {i}"))).await;
+    }
+    let _stop = s.deliver(pace(10, 400));
+    s.api.wait_for_calls(6).await;
+    let calls = s.api.calls();
+    let group: Vec<Call> = calls.iter().filter(|c| c.chat == GROUP).cloned().collect();
+    for gap in gaps(&group) {
+        assert!(gap >= Duration::from_millis(380), "group spacing: {gap:?}");
+    }
+    let private_done = calls.iter().filter(|c| c.chat == CHAT).map(|c| c.at).max();
+    assert!(
+        private_done < Some(group[2].at),
+        "the private chat did not wait for the group's pace: {calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_goes_before_queued_status_edits_and_photos() {
+    let s = setup().await;
+    // The first message meets a 429, so the chat waits while more queue up.
+    s.api.fail_next(CHAT, vec![too_many_requests(2)]);
+    s.put(Message::text(CHAT, "progress 1").background()).await;
+    let _stop = s.deliver(pace(1, 1));
+    s.api.wait_for_calls(1).await;
+    s.put(Message::photo(CHAT, vec![1, 2, 3], "desktop.png", "photo").background())
+        .await;
+    s.put(Message::text(CHAT, "reply to /status")).await;
+    s.settle().await;
+    let texts = s.api.texts_in(CHAT);
+    assert_eq!(texts, ["progress 1", "reply to /status", "progress 1", ""]);
+    assert_eq!(s.api.calls()[3].method, "sendphoto");
+}
+
+#[tokio::test]
+async fn status_texts_coalesce_and_the_latest_wins() {
+    let s = setup().await;
+    s.api.fail_next(CHAT, vec![too_many_requests(1)]);
+    s.put(Message::text(CHAT, "hello")).await;
+    let _stop = s.deliver(pace(1, 1));
+    s.api.wait_for_calls(1).await;
+    for stage in ["queued", "writing", "checking", "ready"] {
+        let text = Message::text(CHAT, stage)
+            .keyed("status:job-1".into())
+            .background();
+        s.put(text).await;
+    }
+    s.settle().await;
+    assert_eq!(s.api.texts_in(CHAT), ["hello", "hello", "ready"]);
+
+    // Once sent, the next texts edit that message, newest only.
+    s.api.fail_next(CHAT, vec![too_many_requests(1)]);
+    s.put(Message::text(CHAT, "a reply")).await;
+    s.api.wait_for_calls(4).await;
+    for text in ["older", "newest"] {
+        s.put(Message::text(CHAT, text).keyed("status:job-1".into()))
+            .await;
+    }
+    s.settle().await;
+    let calls = s.api.calls();
+    let last = calls.last().unwrap();
+    assert_eq!(
+        (last.method.as_str(), last.text.as_str()),
+        ("editmessagetext", "newest")
+    );
+    assert!(!calls.iter().any(|c| c.text == "older"), "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_429_pauses_only_its_chat_and_its_messages_follow_in_order_once() {
+    let s = setup().await;
+    s.api.fail_next(CHAT, vec![too_many_requests(3)]);
+    s.put(Message::text(CHAT, "first")).await;
+    s.put(Message::text(CHAT, "second")).await;
+    let _stop = s.deliver(pace(1, 1));
+    s.api.wait_for_calls(1).await;
+    let limited_at = Instant::now();
+    s.put(Message::text(OTHER_CHAT, "meanwhile")).await;
+    s.api.wait_for_calls(2).await;
+    assert!(
+        limited_at.elapsed() < Duration::from_secs(3),
+        "the other chat was served during the pause"
+    );
+    s.api.wait_for_calls(4).await;
+    s.settle().await;
+    let calls = s.api.calls();
+    assert_eq!(s.api.texts_in(CHAT), ["first", "first", "second"]);
+    assert_eq!(s.api.texts_in(OTHER_CHAT), ["meanwhile"]);
+    let retried = calls.iter().filter(|c| c.chat == CHAT).nth(1).unwrap();
+    assert!(
+        retried.at - calls[0].at >= Duration::from_millis(2_900),
+        "Telegram's retry_after was waited out"
+    );
+    assert_eq!(
+        s.w.count("SELECT count(*) FROM telegram_outbox WHERE state = 'sent'")
+            .await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_refused_message_is_dropped_with_its_reason_and_the_chat_moves_on() {
+    let s = setup().await;
+    s.api
+        .fail_next(CHAT, vec![refused("Bad Request: can't parse entities")]);
+    s.put(Message::text(CHAT, "<b>broken")).await;
+    s.put(Message::text(CHAT, "fine")).await;
+    let _stop = s.deliver(pace(1, 1));
+    s.settle().await;
+    assert_eq!(s.api.texts_in(CHAT), ["<b>broken", "fine"]);
+    let reason: String =
+        sqlx::query_scalar("SELECT last_error FROM telegram_outbox WHERE state = 'failed'")
+            .fetch_one(&s.w.db.pool)
+            .await
+            .unwrap();
+    assert!(reason.contains("can't parse entities"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_keyed_text_whose_message_is_gone_is_sent_anew() {
+    let s = setup().await;
+    let _stop = s.deliver(pace(1, 1));
+    s.put(Message::text(CHAT, "status").keyed("status:job-2".into()))
+        .await;
+    s.settle().await;
+    s.api.fail_next(
+        CHAT,
+        vec![refused("Bad Request: message to edit not found")],
+    );
+    s.put(Message::text(CHAT, "ready").keyed("status:job-2".into()))
+        .await;
+    s.settle().await;
+    let methods: Vec<String> = s.api.calls().into_iter().map(|c| c.method).collect();
+    assert_eq!(methods, ["sendmessage", "editmessagetext", "sendmessage"]);
+    assert_eq!(s.api.texts_in(CHAT), ["status", "ready", "ready"]);
+}
+
+#[tokio::test]
+async fn queued_messages_outlive_their_worker_and_two_workers_send_each_once_in_order() {
+    let s = setup().await;
+    // Queued while no worker delivers (the one that queued them is gone).
+    for i in 0..20 {
+        s.put(Message::text(CHAT, format!("m{i}"))).await;
+        s.put(Message::text(OTHER_CHAT, format!("n{i}"))).await;
+    }
+    let _one = s.deliver(pace(1, 1));
+    let _two = s.deliver(pace(1, 1));
+    s.settle().await;
+    let expected = |p: &str| (0..20).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
+    assert_eq!(s.api.texts_in(CHAT), expected("m"));
+    assert_eq!(s.api.texts_in(OTHER_CHAT), expected("n"));
+}
+
+#[tokio::test]
+async fn a_message_queued_once_is_not_queued_again() {
+    let s = setup().await;
+    let ready = || Message::text(CHAT, "ready").once("ready:v1:777".into());
+    assert!(s.outbox.put(ready()).await.unwrap());
+    assert!(!s.outbox.put(ready()).await.unwrap());
+    let _stop = s.deliver(pace(1, 1));
+    s.settle().await;
+    assert_eq!(s.api.texts_in(CHAT), ["ready"]);
+}
+
+/// The job is what matters: a chat Telegram holds back for five minutes
+/// delays neither that job nor the next chat's.
+#[tokio::test]
+async fn no_job_waits_on_a_rate_limited_chat() {
+    let steps = vec![
+        Step::Files(good_site("Held back")),
+        Step::Files(good_site("Served")),
+    ];
+    let (api, server) = BotApi::serve().await;
+    let w = spawn(steps, vec![], &[("TELEGRAM_API_URL", &server.uri())]).await;
+    api.fail_next(CHAT, vec![too_many_requests(300)]);
+
+    let held = w.prompt("A site for my bakery please", None).await;
+    tokio::time::timeout(Duration::from_secs(30), process(&w.env, held))
+        .await
+        .expect("the job does not wait out the 429")
+        .unwrap();
+    assert_eq!(w.state(held).await, "preview_ready");
+
+    let served = w
+        .insert_job(pagesmith::domain::JobPayload::Prompt(
+            pagesmith::domain::job::TelegramPrompt {
+                chat_id: OTHER_CHAT,
+                user_id: OTHER_CHAT,
+                message_id: 1,
+                text: "A site for my flower shop".into(),
+                reply_to_message_id: None,
+                revise: false,
+                user_name: None,
+            },
+        ))
+        .await;
+    tokio::time::timeout(Duration::from_secs(30), process(&w.env, served))
+        .await
+        .expect("the next job does not wait either")
+        .unwrap();
+    w.settle_telegram().await;
+    let other = api.texts_in(OTHER_CHAT);
+    assert!(
+        other.last().is_some_and(|t| t.contains("is ready")),
+        "the other chat got its ready message: {other:?}"
+    );
+    assert_eq!(
+        api.texts_in(CHAT).len(),
+        1,
+        "the held chat waits: one try, then the pause"
+    );
+    // Its ready message is queued under the status message's key, to go
+    // out when Telegram allows.
+    let pending: Vec<String> = sqlx::query_scalar(
+        "SELECT target_key FROM telegram_outbox WHERE chat_id = $1 AND state = 'pending'",
+    )
+    .bind(CHAT)
+    .fetch_all(&w.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(pending, [status_key(held)]);
+}
