@@ -434,3 +434,128 @@ async fn no_job_waits_on_a_rate_limited_chat() {
     .unwrap();
     assert_eq!(pending, [status_key(held)]);
 }
+
+/// A conversation at Telegram's real pace (one message a second per
+/// private chat): Telegram answers the first message in one chat with a
+/// 3 s 429. That chat's user still gets the ready message and the answer
+/// to /status afterwards, in order and once each, and can approve; the
+/// other chat is served at once meanwhile.
+#[tokio::test]
+async fn a_conversation_with_a_short_429_in_one_chat_serves_the_other_at_once() {
+    use pagesmith::domain::{JobPayload, job::TelegramCommand};
+    use worker::buttons::{Action, ButtonData};
+
+    let steps = vec![
+        Step::Files(good_site("Crumb and Co")),
+        Step::Files(good_site("Petal Shop")),
+    ];
+    let (api, server) = BotApi::serve().await;
+    let w = spawn(
+        steps,
+        vec![],
+        &[
+            ("TELEGRAM_API_URL", &server.uri()),
+            ("TELEGRAM_PRIVATE_CHAT_INTERVAL_MS", "1000"),
+        ],
+    )
+    .await;
+    api.fail_next(CHAT, vec![too_many_requests(3)]);
+
+    let held = w.prompt("A site for my bakery please", None).await;
+    process(&w.env, held).await.unwrap();
+    let status = w
+        .insert_job(JobPayload::Command(TelegramCommand {
+            chat_id: CHAT,
+            user_id: crate::helpers::USER,
+            message_id: 9,
+            name: "status".into(),
+            args: String::new(),
+        }))
+        .await;
+    process(&w.env, status).await.unwrap();
+    let served = w
+        .insert_job(JobPayload::Prompt(pagesmith::domain::job::TelegramPrompt {
+            chat_id: OTHER_CHAT,
+            user_id: OTHER_CHAT,
+            message_id: 1,
+            text: "A site for my flower shop".into(),
+            reply_to_message_id: None,
+            revise: false,
+            user_name: None,
+        }))
+        .await;
+    process(&w.env, served).await.unwrap();
+
+    // The other chat gets its ready message while the first still waits.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !api
+        .texts_in(OTHER_CHAT)
+        .iter()
+        .any(|t| t.contains("is ready"))
+    {
+        assert!(Instant::now() < deadline, "{:?}", api.calls());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let limited = api.calls()[0].at;
+    assert!(
+        limited.elapsed() < Duration::from_secs(3),
+        "served within the other chat's pause"
+    );
+    assert_eq!(api.texts_in(CHAT).len(), 1, "the first chat is paused");
+
+    // After the pause: the latest status (the ready message), then the
+    // answer to /status, each once.
+    while api.texts_in(CHAT).len() < 3 {
+        assert!(Instant::now() < deadline, "{:?}", api.calls());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    w.settle_telegram().await;
+    let calls: Vec<Call> = api.calls().into_iter().filter(|c| c.chat == CHAT).collect();
+    assert!(calls[1].at - calls[0].at >= Duration::from_millis(2_900));
+    assert!(
+        calls[2].at - calls[1].at >= Duration::from_millis(950),
+        "paced"
+    );
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert!(
+        calls[1]
+            .text
+            .contains("<b>Crumb and Co</b> — version 1 is ready")
+    );
+    assert!(
+        calls[2].text.contains("ready for review"),
+        "{}",
+        calls[2].text
+    );
+
+    // The user approves on the ready message.
+    let version = w.version_of(held).await;
+    let ready: i32 = sqlx::query_scalar(
+        "SELECT message_id FROM chat_messages WHERE chat_id = $1 AND purpose = 'ready'",
+    )
+    .bind(CHAT)
+    .fetch_one(&w.db.pool)
+    .await
+    .unwrap();
+    let approve = ButtonData {
+        action: Action::Approve,
+        version: version.id,
+    };
+    let click = w
+        .insert_job(JobPayload::Callback(
+            pagesmith::domain::job::TelegramCallback {
+                query_id: "q-approve".into(),
+                user_id: crate::helpers::USER,
+                chat_id: Some(CHAT),
+                message_id: Some(ready),
+                data: approve.encode(),
+                user_name: Some("Ada".into()),
+            },
+        ))
+        .await;
+    process(&w.env, click).await.unwrap();
+    w.settle_telegram().await;
+    let last = api.calls().into_iter().rfind(|c| c.chat == CHAT).unwrap();
+    assert_eq!(last.method, "editmessagereplymarkup");
+    assert_eq!(w.state(held).await, "approved");
+}
