@@ -70,8 +70,14 @@ async fn consume(env: &Arc<Environment>, stop: &CancellationToken) -> Result<(),
         .await
         .map_err(err)?;
     let mut streams = Vec::new();
+    // A job waiting on the LLM holds its delivery but no CPU slot, so the
+    // jobs queue delivers enough to fill both limits (see `slots`).
+    let jobs_prefetch = env
+        .settings
+        .concurrency
+        .saturating_add(env.settings.llm_max_concurrent);
     for (queue, prefetch) in [
-        (WorkQueue::Jobs, env.settings.concurrency),
+        (WorkQueue::Jobs, jobs_prefetch),
         (WorkQueue::Interactive, env.settings.interactive_concurrency),
     ] {
         let channel = open_consumer_channel(&connection, prefetch)

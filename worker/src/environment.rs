@@ -29,6 +29,11 @@ pub struct Environment {
     pub publisher: Arc<dyn Publisher>,
     pub bundles: BundleStore,
     pub topology: Topology,
+    /// One run per job at a time (on one session for all of this worker's
+    /// jobs).
+    pub locks: crate::lock::JobLocks,
+    /// The CPU and LLM limits a job takes only while it works or calls.
+    pub slots: crate::slots::Slots,
     /// Per-chat LLM generation limits (`CHAT_LLM_*`), if on.
     pub chat_limiter: Option<crate::rate_limit::ChatLimiter>,
     /// Work beside the jobs that no job waits for (the screenshots); a

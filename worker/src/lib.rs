@@ -19,6 +19,7 @@ pub mod rate_limit;
 pub mod secrets;
 pub mod settings;
 pub mod site_name;
+pub mod slots;
 pub mod stages;
 pub mod startup;
 pub mod telegram;

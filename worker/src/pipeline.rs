@@ -109,7 +109,8 @@ async fn produce_with(env: &Environment, ctx: &Context) -> Result<db::versions::
     observe("check", started);
 
     let started = Instant::now();
-    let version = bundle::build_version(env, ctx, files, checks, &generation.generator).await?;
+    let bundling = bundle::build_version(env, ctx, files, checks, &generation.generator);
+    let version = env.slots.cpu(bundling).await?;
     observe("bundle", started);
     Ok(version)
 }

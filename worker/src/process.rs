@@ -7,15 +7,13 @@ use pagesmith::{
 };
 use uuid::Uuid;
 
-use crate::{
-    callbacks, commands, environment::Environment, error::JobError, lock::JobLock, pipeline,
-};
+use crate::{callbacks, commands, environment::Environment, error::JobError, pipeline};
 
 /// Runs the job as far as it can go now, under its lock. `Ok` also covers a
 /// job that already ended (a duplicate message).
 #[tracing::instrument(skip_all, fields(job.id = %job_id))]
 pub async fn process(env: &Environment, job_id: Uuid) -> Result<(), JobError> {
-    let Some(lock) = JobLock::try_acquire(&env.pool, job_id).await? else {
+    let Some(lock) = env.locks.try_acquire(job_id).await? else {
         return Err(JobError::Busy);
     };
     let result = run_locked(env, job_id).await;

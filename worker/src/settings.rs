@@ -16,8 +16,12 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub common: CommonSettings,
-    /// `WORKER_CONCURRENCY` (default 4): generation/publishing jobs at once.
+    /// `WORKER_CONCURRENCY` (default: the machine's cores): CPU slots, for
+    /// the checks and bundling (see `slots`).
     pub concurrency: u16,
+    /// `LLM_MAX_CONCURRENT` (default 64): LLM calls at once, whatever the
+    /// cores; bounded by what the provider allows.
+    pub llm_max_concurrent: u16,
     /// `WORKER_INTERACTIVE_CONCURRENCY` (default 8): commands and clicks at once.
     pub interactive_concurrency: u16,
     /// `JOB_MAX_ATTEMPTS` (default 5): deliveries before a job fails.
@@ -131,7 +135,17 @@ impl Settings {
 
     pub fn read(mut env: Env) -> Result<Self, ConfigError> {
         let common = CommonSettings::read(&mut env);
-        let concurrency = env.parse_or("WORKER_CONCURRENCY", 4u16).max(1);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let concurrency = env
+            .parse_or(
+                "WORKER_CONCURRENCY",
+                u16::try_from(cores).unwrap_or(u16::MAX),
+            )
+            .max(1);
+        let llm_max_concurrent = env.parse_or("LLM_MAX_CONCURRENT", 64u16);
+        if !(1..=1000).contains(&llm_max_concurrent) {
+            env.reject("LLM_MAX_CONCURRENT", "must be from 1 to 1000");
+        }
         let interactive_concurrency = env.parse_or("WORKER_INTERACTIVE_CONCURRENCY", 8u16).max(1);
         let max_attempts = env.parse_or("JOB_MAX_ATTEMPTS", 5i32).max(1);
         let run_timeout =
@@ -333,6 +347,7 @@ impl Settings {
         Ok(Self {
             common,
             concurrency,
+            llm_max_concurrent: llm_max_concurrent.clamp(1, 1000),
             interactive_concurrency,
             max_attempts,
             run_timeout,
@@ -378,7 +393,9 @@ mod tests {
     fn without_an_llm_key_the_builtin_generator_is_used() {
         let s = Settings::read(Env::from_vars(base())).unwrap();
         assert!(s.llm.is_none());
-        assert_eq!(s.concurrency, 4);
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(usize::from(s.concurrency), cores);
+        assert_eq!(s.llm_max_concurrent, 64);
         assert_eq!(s.preview_ttl, Duration::from_secs(30 * 86_400));
         assert_eq!(s.metrics_addr.to_string(), "127.0.0.1:9102");
         assert_eq!(s.jobs_gauge_interval, Duration::from_secs(15));

@@ -11,10 +11,12 @@ use crate::{
     consumer,
     environment::Environment,
     generator::{Generator, builtin::BuiltinGenerator, llm::LlmGenerator},
+    lock::JobLocks,
     metrics_server,
     publish::{Publisher, github::GithubPublisher, local::LocalPublisher},
     rate_limit::ChatLimiter,
     settings::{PublisherChoice, Settings},
+    slots::Slots,
     telegram::{self, Outbox, Telegram},
 };
 
@@ -71,6 +73,11 @@ impl Worker {
             outbox: Outbox::new(pool.clone(), telegram.enabled()),
             telegram,
             bundles,
+            locks: JobLocks::new(pool.clone()),
+            slots: Slots::new(
+                usize::from(settings.concurrency),
+                usize::from(settings.llm_max_concurrent),
+            ),
             chat_limiter: settings
                 .chat_llm_quota
                 .map(|(per_hour, burst)| ChatLimiter::new(per_hour, burst)),

@@ -35,13 +35,15 @@ pub fn budget(env: &Environment, ctx: &Context) -> Option<std::time::Duration> {
     )
 }
 
-/// `call` cut off when the job's deadline (less the publish reserve) comes;
-/// a job without a deadline waits for it (the client has its own timeout).
+/// `call` (a generator call, made in an LLM slot) cut off when the job's
+/// deadline (less the publish reserve) comes; a job without a deadline
+/// waits for it (the client has its own timeout).
 pub async fn within_budget<T>(
     env: &Environment,
     ctx: &Context,
     call: impl std::future::Future<Output = Result<T, GenerateError>>,
 ) -> Result<T, GenerateError> {
+    let call = env.slots.llm(call);
     match budget(env, ctx) {
         Some(left) => tokio::time::timeout(left, call).await.unwrap_or_else(|_| {
             Err(GenerateError::Permanent(format!(
@@ -92,15 +94,15 @@ pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<Generate
             &env.fallback
         };
         let started = Instant::now();
+        // The wait for an LLM slot counts against the deadline too.
+        let call = env.slots.llm(generator.generate(&ctx.request));
         let outcome = match budget.filter(|_| use_llm) {
-            Some(left) => tokio::time::timeout(left, generator.generate(&ctx.request))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(GenerateError::Permanent(format!(
-                        "no answer within the {left:?} left before the deadline"
-                    )))
-                }),
-            None => generator.generate(&ctx.request).await,
+            Some(left) => tokio::time::timeout(left, call).await.unwrap_or_else(|_| {
+                Err(GenerateError::Permanent(format!(
+                    "no answer within the {left:?} left before the deadline"
+                )))
+            }),
+            None => call.await,
         };
         record_call(generator.as_ref(), &outcome, started);
         // A permanent LLM error (a bad key, an unknown model) will not heal

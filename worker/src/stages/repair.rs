@@ -44,7 +44,8 @@ pub async fn check_and_repair(
 ) -> Result<(Vec<BundleFile>, Vec<CheckResult>), JobError> {
     let derived = check::derive::checks(env, ctx, generation).await?;
     let mut best_files = build(env, ctx, &generation.files)?;
-    let mut best = check::run(env, ctx, &best_files, &derived, generate::budget(env, ctx)).await;
+    let checking = check::run(env, ctx, &best_files, &derived, generate::budget(env, ctx));
+    let mut best = env.slots.cpu(checking).await;
     // Only the LLM's sites: the built-in generator would write the same site
     // again, and a rollback restores files as they were.
     let repairable = env.settings.llm.is_some() && generation.generator == env.generator.name();
@@ -64,8 +65,9 @@ pub async fn check_and_repair(
         match generate::within_budget(env, ctx, asked).await {
             Ok(repaired) => match build(env, ctx, &repaired.files) {
                 Ok(files) => {
-                    let verdicts =
-                        check::run(env, ctx, &files, &derived, generate::budget(env, ctx)).await;
+                    let checking =
+                        check::run(env, ctx, &files, &derived, generate::budget(env, ctx));
+                    let verdicts = env.slots.cpu(checking).await;
                     if is_no_worse(&verdicts, &best) {
                         best = verdicts;
                         best_files = files;

@@ -204,3 +204,78 @@ async fn a_malformed_message_is_dead_lettered_not_retried_forever() {
         0
     );
 }
+
+/// Jobs all waiting on a slow LLM, through the real consumer, with one CPU
+/// slot: how many are in the LLM at once, and that each then finishes.
+async fn jobs_waiting_on_the_llm(jobs: usize, llm_max: &str) -> (TestWorker, Vec<uuid::Uuid>) {
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let w = spawn(
+        vec![Step::Block(gate.clone()); jobs],
+        vec![],
+        &[
+            ("WORKER_CONCURRENCY", "1"),
+            ("LLM_MAX_CONCURRENT", llm_max),
+            // All the prompts come from one chat; its allowance is not
+            // what is tested here.
+            ("CHAT_LLM_PER_HOUR", "0"),
+        ],
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..jobs {
+        let job = w.prompt(&format!("A site for shop number {i}"), None).await;
+        publish(&w, job).await;
+        ids.push(job);
+    }
+    let stop = start(&w);
+    let limit: usize = llm_max.parse().unwrap();
+    let in_llm = jobs.min(limit);
+    // The jobs queue delivers CPU slots + LLM slots (1 + limit) at once.
+    let delivered = jobs.min(1 + limit);
+    testkit::eventually(
+        "the jobs to wait on the LLM",
+        Duration::from_secs(30),
+        || async { (w.env.slots.llm_use() == (in_llm, delivered - in_llm)).then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        w.llm.calls(),
+        in_llm,
+        "only the jobs in a slot call the LLM"
+    );
+    assert_eq!(
+        w.env.slots.cpu_use(),
+        (0, 0),
+        "no CPU slot held while waiting"
+    );
+    // Let them all answer (a job whose turn comes later waits on the gate
+    // again, so keep ringing until every job is done).
+    let done = async {
+        for job in &ids {
+            while w.state(*job).await != "preview_ready" {
+                gate.notify_waiters();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), done)
+        .await
+        .expect("every job finishes");
+    stop.cancel();
+    (w, ids)
+}
+
+#[tokio::test]
+async fn twenty_jobs_wait_on_the_llm_at_once_with_one_cpu_slot() {
+    let (w, ids) = jobs_waiting_on_the_llm(20, "64").await;
+    assert_eq!(w.llm.calls(), 20, "one LLM call each");
+    for job in ids {
+        assert_eq!(w.version_of(job).await.number, 1);
+    }
+}
+
+#[tokio::test]
+async fn llm_max_concurrent_bounds_the_calls_in_flight() {
+    let (w, _) = jobs_waiting_on_the_llm(8, "3").await;
+    assert_eq!(w.llm.calls(), 8);
+}

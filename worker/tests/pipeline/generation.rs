@@ -389,6 +389,32 @@ async fn two_deliveries_at_once_run_the_job_once() {
     assert_eq!(w.count("SELECT count(*) FROM versions").await, 1);
 }
 
+/// Another worker (its own lock session) cannot run the job while this
+/// one does, and can once it is done; the run held no pool connection for
+/// its lock while it waited.
+#[tokio::test]
+async fn another_worker_cannot_take_a_job_this_one_is_running() {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let w = spawn(vec![Step::Block(gate.clone())], vec![], &[]).await;
+    let job = w.prompt("A site", None).await;
+    let env = w.env.clone();
+    let first = tokio::spawn(async move { process(&env, job).await });
+    testkit::eventually(
+        "the first run to start",
+        std::time::Duration::from_secs(10),
+        || async { (w.llm.calls() == 1).then_some(()) },
+    )
+    .await;
+    let other_worker = worker::lock::JobLocks::new(w.db.pool.clone());
+    assert!(other_worker.try_acquire(job).await.unwrap().is_none());
+    assert_eq!(w.env.locks.held().await, 1);
+    gate.notify_waiters();
+    first.await.unwrap().unwrap();
+    let lock = other_worker.try_acquire(job).await.unwrap();
+    assert!(lock.is_some(), "free once the run ended");
+    lock.unwrap().release().await;
+}
+
 #[tokio::test]
 async fn a_chat_over_its_llm_allowance_is_told_when_to_come_back() {
     let w = spawn(
