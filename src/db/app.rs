@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::{AppRequest, JobKind, JobMessage, JobPayload};
+use crate::domain::{AppRequest, JobKind, JobMessage, JobPayload, WorkQueue};
 
 /// The job that stands for a (task, round, nonce).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +120,7 @@ pub async fn record_request(
     sqlx::query!(
         "INSERT INTO outbox (job_id, queue, payload, request_id) VALUES ($1, $2, $3, $4)",
         job_id,
-        JobKind::Generate.queue().as_str(),
+        WorkQueue::Deadline.as_str(),
         serde_json::to_value(&message).expect("messages serialize"),
         request_id,
     )

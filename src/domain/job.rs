@@ -92,10 +92,13 @@ impl JobState {
 text_enum! {
     /// The work queue a job is published to. Clicks and commands have their
     /// own queue so that they are answered within Telegram's ~150 s window
-    /// even while every generation slot is busy with a slow LLM.
+    /// even while every generation slot is busy with a slow LLM. `/app`
+    /// tasks have theirs so that they never queue behind prompts in the
+    /// broker; the worker's slots put the nearest deadline first.
     WorkQueue {
         Jobs = "jobs",
         Interactive = "interactive",
+        Deadline = "deadline",
     }
 }
 

@@ -152,9 +152,10 @@ mod tests {
             "ps.interactive.retry.120s"
         );
         assert_eq!(t.dead_letters(), "ps.dead");
+        assert_eq!(t.work(WorkQueue::Deadline), "ps.deadline");
         assert_eq!(
             t.all_queues().len(),
-            2 * (1 + Topology::RETRY_TIERS.len()) + 1
+            3 * (1 + Topology::RETRY_TIERS.len()) + 1
         );
     }
 

@@ -70,13 +70,15 @@ async fn consume(env: &Arc<Environment>, stop: &CancellationToken) -> Result<(),
         .await
         .map_err(err)?;
     let mut streams = Vec::new();
-    // A job waiting on the LLM holds its delivery but no CPU slot, so the
-    // jobs queue delivers enough to fill both limits (see `slots`).
+    // A job waiting on the LLM holds its delivery but no CPU slot, so each
+    // generation queue (prompts; /app tasks) delivers enough to fill both
+    // limits; the slots then serve the nearest deadline first (`slots`).
     let jobs_prefetch = env
         .settings
         .concurrency
         .saturating_add(env.settings.llm_max_concurrent);
     for (queue, prefetch) in [
+        (WorkQueue::Deadline, jobs_prefetch),
         (WorkQueue::Jobs, jobs_prefetch),
         (WorkQueue::Interactive, env.settings.interactive_concurrency),
     ] {

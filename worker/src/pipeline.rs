@@ -110,7 +110,7 @@ async fn produce_with(env: &Environment, ctx: &Context) -> Result<db::versions::
 
     let started = Instant::now();
     let bundling = bundle::build_version(env, ctx, files, checks, &generation.generator);
-    let version = env.slots.cpu(bundling).await?;
+    let version = env.slots.cpu(generate::urgency(ctx), bundling).await?;
     observe("bundle", started);
     Ok(version)
 }

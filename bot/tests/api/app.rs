@@ -69,7 +69,8 @@ async fn a_valid_request_gets_200_with_its_job_and_a_ten_minute_deadline() {
     .unwrap();
     assert_eq!(state, "queued");
     assert_eq!(budget, 600.0);
-    let messages = bot.take(WorkQueue::Jobs, 1).await;
+    // Tasks have a queue of their own, so they never wait behind prompts.
+    let messages = bot.take(WorkQueue::Deadline, 1).await;
     assert_eq!(messages[0].json()["job_id"], answer["job_id"]);
 }
 
@@ -262,7 +263,7 @@ async fn concurrent_replays_return_the_same_job_and_create_nothing_new() {
         "replays report the original receipt time"
     );
     assert_eq!(bot.count("SELECT count(*) FROM jobs").await, 1);
-    assert_eq!(bot.take(WorkQueue::Jobs, 1).await.len(), 1);
+    assert_eq!(bot.take(WorkQueue::Deadline, 1).await.len(), 1);
 
     // A new nonce is a new request.
     let mut other = body.clone();

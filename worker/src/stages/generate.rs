@@ -15,6 +15,7 @@ use crate::{
     error::JobError,
     generator::{GenerateError, GeneratedFile, Generator},
     manifest::{self, FillIn, ManifestError},
+    slots::Urgency,
 };
 
 /// After this many failed LLM calls for a job, the built-in generator writes it.
@@ -35,6 +36,11 @@ pub fn budget(env: &Environment, ctx: &Context) -> Option<std::time::Duration> {
     )
 }
 
+/// How soon the job must be done, for its turn at a slot.
+pub fn urgency(ctx: &Context) -> Urgency {
+    Urgency::of(ctx.job.deadline)
+}
+
 /// `call` (a generator call, made in an LLM slot) cut off when the job's
 /// deadline (less the publish reserve) comes; a job without a deadline
 /// waits for it (the client has its own timeout).
@@ -43,7 +49,7 @@ pub async fn within_budget<T>(
     ctx: &Context,
     call: impl std::future::Future<Output = Result<T, GenerateError>>,
 ) -> Result<T, GenerateError> {
-    let call = env.slots.llm(call);
+    let call = env.slots.llm(urgency(ctx), call);
     match budget(env, ctx) {
         Some(left) => tokio::time::timeout(left, call).await.unwrap_or_else(|_| {
             Err(GenerateError::Permanent(format!(
@@ -95,7 +101,9 @@ pub async fn run(env: &Environment, ctx: &Context) -> Result<Generation<Generate
         };
         let started = Instant::now();
         // The wait for an LLM slot counts against the deadline too.
-        let call = env.slots.llm(generator.generate(&ctx.request));
+        let call = env
+            .slots
+            .llm(urgency(ctx), generator.generate(&ctx.request));
         let outcome = match budget.filter(|_| use_llm) {
             Some(left) => tokio::time::timeout(left, call).await.unwrap_or_else(|_| {
                 Err(GenerateError::Permanent(format!(

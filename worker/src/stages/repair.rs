@@ -45,7 +45,7 @@ pub async fn check_and_repair(
     let derived = check::derive::checks(env, ctx, generation).await?;
     let mut best_files = build(env, ctx, &generation.files)?;
     let checking = check::run(env, ctx, &best_files, &derived, generate::budget(env, ctx));
-    let mut best = env.slots.cpu(checking).await;
+    let mut best = env.slots.cpu(generate::urgency(ctx), checking).await;
     // Only the LLM's sites: the built-in generator would write the same site
     // again, and a rollback restores files as they were.
     let repairable = env.settings.llm.is_some() && generation.generator == env.generator.name();
@@ -67,7 +67,7 @@ pub async fn check_and_repair(
                 Ok(files) => {
                     let checking =
                         check::run(env, ctx, &files, &derived, generate::budget(env, ctx));
-                    let verdicts = env.slots.cpu(checking).await;
+                    let verdicts = env.slots.cpu(generate::urgency(ctx), checking).await;
                     if is_no_worse(&verdicts, &best) {
                         best = verdicts;
                         best_files = files;

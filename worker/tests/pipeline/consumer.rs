@@ -11,6 +11,10 @@ use tokio_util::sync::CancellationToken;
 use crate::helpers::{Step, TestWorker, good_site, spawn};
 
 async fn publish(w: &TestWorker, job: uuid::Uuid) {
+    publish_to(w, job, WorkQueue::Jobs).await;
+}
+
+async fn publish_to(w: &TestWorker, job: uuid::Uuid, queue: WorkQueue) {
     let connection =
         lapin::Connection::connect(&w.broker.url, lapin::ConnectionProperties::default())
             .await
@@ -18,7 +22,7 @@ async fn publish(w: &TestWorker, job: uuid::Uuid) {
     let channel = ConfirmedChannel::open(&connection).await.unwrap();
     channel
         .publish(&Outgoing {
-            queue: w.env.topology.work(WorkQueue::Jobs),
+            queue: w.env.topology.work(queue),
             body: serde_json::to_vec(&JobMessage {
                 job_id: job,
                 kind: JobKind::Generate,
@@ -278,4 +282,113 @@ async fn twenty_jobs_wait_on_the_llm_at_once_with_one_cpu_slot() {
 async fn llm_max_concurrent_bounds_the_calls_in_flight() {
     let (w, _) = jobs_waiting_on_the_llm(8, "3").await;
     assert_eq!(w.llm.calls(), 8);
+}
+
+/// A worker with one CPU slot and one LLM slot whose LLM answers only when
+/// the test lets it, one call at a time.
+async fn one_llm_slot(calls: usize) -> (TestWorker, std::sync::Arc<tokio::sync::Notify>) {
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let w = spawn(
+        vec![Step::Block(gate.clone()); calls],
+        vec![],
+        &[
+            ("WORKER_CONCURRENCY", "1"),
+            ("LLM_MAX_CONCURRENT", "1"),
+            ("CHAT_LLM_PER_HOUR", "0"),
+        ],
+    )
+    .await;
+    (w, gate)
+}
+
+/// Lets the LLM answer one call at a time until `calls` calls were made;
+/// returns the briefs in the order they were served.
+async fn serve_llm_calls(w: &TestWorker, gate: &tokio::sync::Notify, calls: usize) -> Vec<String> {
+    testkit::eventually(
+        "the LLM calls to be served",
+        Duration::from_secs(60),
+        || async {
+            if w.llm.calls() >= calls {
+                return Some(());
+            }
+            gate.notify_one();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
+        },
+    )
+    .await;
+    w.llm
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.brief.clone())
+        .collect()
+}
+
+const APP_BRIEF: &str = "A page that shows the date in #date.";
+
+#[tokio::test]
+async fn an_app_task_overtakes_prompts_waiting_for_the_llm() {
+    let (w, gate) = one_llm_slot(4).await;
+    let stop = start(&w);
+    for i in 0..3 {
+        let job = w.prompt(&format!("A site for shop number {i}"), None).await;
+        publish(&w, job).await;
+    }
+    testkit::eventually(
+        "a prompt in the LLM, one waiting",
+        Duration::from_secs(30),
+        || async { (w.env.slots.llm_use() == (1, 1)).then_some(()) },
+    )
+    .await;
+    let task = w
+        .app_job("overtaker", 1, "n-1", "http://127.0.0.1:9/notify", 600.0)
+        .await;
+    publish_to(&w, task, WorkQueue::Deadline).await;
+    testkit::eventually("the task waiting too", Duration::from_secs(30), || async {
+        (w.env.slots.llm_use() == (1, 2)).then_some(())
+    })
+    .await;
+    let served = serve_llm_calls(&w, &gate, 2).await;
+    stop.cancel();
+    assert!(served[0].starts_with("A site for shop"), "{served:?}");
+    assert_eq!(
+        served[1], APP_BRIEF,
+        "the task went before the waiting prompt"
+    );
+}
+
+#[tokio::test]
+async fn prompts_still_get_the_llm_under_a_storm_of_app_tasks() {
+    let (w, gate) = one_llm_slot(14).await;
+    for i in 0..12 {
+        let task = w
+            .app_job(
+                &format!("storm-{i}"),
+                1,
+                "n",
+                "http://127.0.0.1:9/notify",
+                600.0,
+            )
+            .await;
+        publish_to(&w, task, WorkQueue::Deadline).await;
+    }
+    for i in 0..2 {
+        let job = w.prompt(&format!("A site for shop number {i}"), None).await;
+        publish(&w, job).await;
+    }
+    let stop = start(&w);
+    let served = serve_llm_calls(&w, &gate, 14).await;
+    stop.cancel();
+    let prompts: Vec<usize> = served
+        .iter()
+        .enumerate()
+        .filter(|(_, brief)| brief.starts_with("A site for shop"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(prompts.len(), 2, "{served:?}");
+    // One in four slots goes to a prompt while tasks wait: both are served
+    // among the first nine calls, not after the twelve tasks.
+    assert!(prompts[1] < 9, "prompts served at {prompts:?}: {served:?}");
 }
