@@ -111,6 +111,30 @@ ensure_evaluator() {
     return 0
 }
 
+# The Telegram Bot API emulator (npm `telegram-test-api`, pinned in
+# e2e/bot-api/package-lock.json) for the e2e conversation test, which runs
+# the bot (polling) and the worker against it instead of our own fake.
+# Installed again only when the lock file changed. Once installed, the test
+# must run, not skip: PAGESMITH_REQUIRE_BOT_API is exported.
+ensure_bot_api() {
+    local dir=e2e/bot-api
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        log "node and npm are missing; the Telegram conversation test will be skipped"
+        log "  (install: apt-get install nodejs npm)"
+        return 0
+    fi
+    if ! [[ -d $dir/node_modules/telegram-test-api && ! $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+        local output
+        if ! output=$(npm ci --prefix "$dir" --no-audit --no-fund 2>&1); then
+            printf '%s\n' "$output" >&2
+            log "npm ci in $dir failed; the Telegram conversation test will be skipped"
+            return 0
+        fi
+    fi
+    export PAGESMITH_REQUIRE_BOT_API=1
+    return 0
+}
+
 # nginx (and openssl, for throwaway certificates), for `scripts/nginx-check`.
 # Debian's packages. Unlike the browser, not optional: the check fails
 # without them.

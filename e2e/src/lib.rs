@@ -24,6 +24,8 @@ use tokio::{net::TcpListener, sync::Notify, time::Instant};
 use tokio_util::sync::CancellationToken;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
+pub mod bot_api;
+
 pub const APP_SECRET: &str = "e2e-app-secret";
 pub const WEBHOOK_SECRET: &str = "e2e-webhook-secret";
 pub const BOT_TOKEN: &str = "4242:e2e-token";
@@ -102,8 +104,14 @@ pub struct StackOptions {
     pub worker_concurrency: u16,
     /// Extra variables for the worker.
     pub worker_env: Vec<(&'static str, String)>,
+    /// Extra variables for the bot (`TELEGRAM_MODE=polling`, ...).
+    pub bot_env: Vec<(&'static str, String)>,
     /// The status every fake Bot API call answers with.
     pub telegram_status: u16,
+    /// A Bot API of the test's own (the [`bot_api::BotApi`] emulator) for
+    /// `TELEGRAM_API_URL` of all three, instead of the wiremock fake
+    /// ([`Stack::telegram`], which then gets no calls).
+    pub telegram_api_url: Option<String>,
     /// Route the bot's and the preview's PostgreSQL connections through a
     /// [`testkit::TcpProxy`] ([`Stack::db_proxy`]), so a test can cut them.
     pub proxy_database: bool,
@@ -114,7 +122,9 @@ impl Default for StackOptions {
         Self {
             worker_concurrency: 4,
             worker_env: Vec::new(),
+            bot_env: Vec::new(),
             telegram_status: 200,
+            telegram_api_url: None,
             proxy_database: false,
         }
     }
@@ -148,6 +158,10 @@ impl Stack {
         let db = TestDb::new().await;
         let broker = TestBroker::new().await;
         let telegram = fake_telegram(options.telegram_status).await;
+        let telegram_api_url = options
+            .telegram_api_url
+            .clone()
+            .unwrap_or_else(|| telegram.uri());
         let scratch = tempfile::tempdir().expect("scratch dir");
         let data_dir = scratch.path().join("data");
         std::fs::create_dir_all(&data_dir).expect("data dir");
@@ -168,7 +182,7 @@ impl Stack {
                 ("AMQP_QUEUE_PREFIX", broker.topology.prefix().to_owned()),
                 ("DATA_DIR", data_dir.display().to_string()),
                 ("TELEGRAM_BOT_TOKEN", BOT_TOKEN.to_owned()),
-                ("TELEGRAM_API_URL", telegram.uri()),
+                ("TELEGRAM_API_URL", telegram_api_url.clone()),
                 ("APP_SECRET", APP_SECRET.to_owned()),
                 // The evaluator is on 127.0.0.1.
                 ("CALLBACK_ALLOW_PRIVATE", "true".to_owned()),
@@ -192,18 +206,18 @@ impl Stack {
         let preview_base = format!("http://{preview_addr}");
         tokio::spawn(preview.run_until(stop.clone().cancelled_owned()));
 
-        let bot = bot::Application::build(
-            bot::Settings::read(shared(vec![
-                ("DATABASE_URL", front_db_url),
-                ("BOT_ADDR", "127.0.0.1:0".into()),
-                ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
-                ("PREVIEW_BASE_URL", preview_base.clone()),
-                ("RELAY_POLL_MS", "100".into()),
-            ]))
-            .expect("bot settings"),
-        )
-        .await
-        .expect("bot builds");
+        let mut bot_env = vec![
+            ("DATABASE_URL", front_db_url),
+            ("BOT_ADDR", "127.0.0.1:0".into()),
+            ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
+            ("PREVIEW_BASE_URL", preview_base.clone()),
+            ("RELAY_POLL_MS", "100".into()),
+        ];
+        bot_env.extend(options.bot_env);
+        let bot =
+            bot::Application::build(bot::Settings::read(shared(bot_env)).expect("bot settings"))
+                .await
+                .expect("bot builds");
         let bot_addr = bot.local_addr();
         tokio::spawn(bot.run_until(stop.clone().cancelled_owned()));
 

@@ -122,16 +122,18 @@ async fn metrics_count_a_scripted_flow_exactly() {
     // queued Telegram messages went out.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM telegram_outbox WHERE state = 'pending'",
-        )
-        .fetch_one(&stack.db.pool)
-        .await
-        .unwrap();
+        let pending: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM telegram_outbox WHERE state = 'pending'")
+                .fetch_one(&stack.db.pool)
+                .await
+                .unwrap();
         if pending == 0 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "{pending} messages never sent");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pending} messages never sent"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let now = Scrape::get(&stack.client, &worker).await;
@@ -196,7 +198,10 @@ async fn metrics_count_a_scripted_flow_exactly() {
         "at most the ready edit and two stage edits: {edits}"
     );
     assert_eq!(
-        worker_delta("pagesmith_telegram_deliveries_total", &[("outcome", "sent")]),
+        worker_delta(
+            "pagesmith_telegram_deliveries_total",
+            &[("outcome", "sent")]
+        ),
         1.0 + edits,
         "every call a delivery of a queued message"
     );

@@ -42,6 +42,11 @@ pub enum TelegramError {
     /// Network trouble or a server error: worth another try later.
     #[error("Telegram could not be reached: {0}")]
     Unreachable(String),
+    /// Telegram said `"ok": true` but the rest of its answer could not be
+    /// read (a field or type this client does not know): the request was
+    /// carried out, so it must not be repeated.
+    #[error("Telegram took the request, but its answer could not be read: {0}")]
+    TakenUnread(String),
 }
 
 /// A row of inline buttons: (label, callback data ≤ 64 bytes).
@@ -186,6 +191,7 @@ async fn call<T>(
         Ok(_) => "ok",
         Err(TelegramError::RetryAfter(_)) => "retry_after",
         Err(TelegramError::Unreachable(_)) => "unreachable",
+        Err(TelegramError::TakenUnread(_)) => "ok_unreadable",
         Err(_) => "refused",
     };
     metrics::counter!("pagesmith_telegram_calls_total", "method" => method, "outcome" => label)
@@ -198,8 +204,15 @@ fn sort(error: RequestError) -> TelegramError {
         RequestError::RetryAfter(seconds) => TelegramError::RetryAfter(seconds.duration()),
         RequestError::Network(e) => TelegramError::Unreachable(e.to_string()),
         RequestError::Io(e) => TelegramError::Unreachable(e.to_string()),
-        // A proxy's HTML error page, a truncated answer.
-        RequestError::InvalidJson { source, .. } => TelegramError::Unreachable(source.to_string()),
+        RequestError::InvalidJson { source, raw } => {
+            let taken = serde_json::from_str::<serde_json::Value>(&raw)
+                .is_ok_and(|answer| answer["ok"] == serde_json::Value::Bool(true));
+            match taken {
+                true => TelegramError::TakenUnread(source.to_string()),
+                // A proxy's HTML error page, a truncated answer.
+                false => TelegramError::Unreachable(source.to_string()),
+            }
+        }
         RequestError::Api(ApiError::MessageToEditNotFound | ApiError::MessageCantBeEdited) => {
             TelegramError::NotEditable(error.to_string())
         }
@@ -301,6 +314,18 @@ mod tests {
         assert!(matches!(
             sort(RequestError::Api(ApiError::BotBlocked)),
             TelegramError::Refused(_)
+        ));
+        let unreadable = |raw: &str| RequestError::InvalidJson {
+            source: std::sync::Arc::new(serde_json::from_str::<u8>("x").unwrap_err()),
+            raw: raw.into(),
+        };
+        assert!(matches!(
+            sort(unreadable(r#"{"ok":true,"result":null}"#)),
+            TelegramError::TakenUnread(_)
+        ));
+        assert!(matches!(
+            sort(unreadable("<html>502 Bad Gateway</html>")),
+            TelegramError::Unreachable(_)
         ));
     }
 }

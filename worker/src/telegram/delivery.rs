@@ -228,19 +228,17 @@ impl Sender {
         match message.kind {
             Kind::Photo => {
                 let png = message.photo.clone().unwrap_or_default();
-                let id = self
+                let sent = self
                     .telegram
                     .send_photo(chat, png, body.file_name(), body.caption())
-                    .await?;
-                Ok(Some(id))
+                    .await;
+                taken(sent.map(Some), None)
             }
             Kind::Buttons => match existing {
                 Some(id) => {
                     let buttons = body.buttons();
-                    self.telegram
-                        .set_buttons(chat, id, buttons.as_ref())
-                        .await?;
-                    Ok(Some(id))
+                    let set = self.telegram.set_buttons(chat, id, buttons.as_ref()).await;
+                    taken(set.map(|()| Some(id)), Some(id))
                 }
                 // Its message never went out: nothing to change.
                 None => Ok(None),
@@ -253,7 +251,7 @@ impl Sender {
                         .edit(chat, id, body.html(), buttons.as_ref())
                         .await
                     {
-                        Ok(()) => return Ok(Some(id)),
+                        Ok(()) | Err(TelegramError::TakenUnread(_)) => return Ok(Some(id)),
                         // The user deleted the status message: a keyed text
                         // (the ready message) goes out as a new one.
                         Err(TelegramError::NotEditable(_))
@@ -261,13 +259,29 @@ impl Sender {
                         Err(e) => return Err(e),
                     }
                 }
-                let id = self
+                let sent = self
                     .telegram
                     .send(chat, body.html(), buttons.as_ref())
-                    .await?;
-                Ok(Some(id))
+                    .await;
+                taken(sent.map(Some), None)
             }
         }
+    }
+}
+
+/// A call Telegram carried out counts as delivered even when its answer
+/// could not be read (then the message id is `known`, if any): sending it
+/// again would repeat it.
+fn taken(
+    result: Result<Option<i32>, TelegramError>,
+    known: Option<i32>,
+) -> Result<Option<i32>, TelegramError> {
+    match result {
+        Err(TelegramError::TakenUnread(why)) => {
+            tracing::warn!(reason = %why, "Telegram's answer could not be read; counted as delivered");
+            Ok(known)
+        }
+        other => other,
     }
 }
 

@@ -559,3 +559,18 @@ async fn a_conversation_with_a_short_429_in_one_chat_serves_the_other_at_once() 
     assert_eq!(last.method, "editmessagereplymarkup");
     assert_eq!(w.state(held).await, "approved");
 }
+
+/// Telegram took the message but answered in a shape the client cannot
+/// read (seen from a Bot API emulator: `"result": null`): it is counted as
+/// delivered, never sent again, and the chat moves on.
+#[tokio::test]
+async fn a_message_telegram_took_with_an_unreadable_answer_is_not_sent_again() {
+    let s = setup().await;
+    let unreadable = ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": null}));
+    s.api.fail_next(CHAT, vec![unreadable]);
+    s.put(Message::text(CHAT, "taken")).await;
+    s.put(Message::text(CHAT, "next")).await;
+    let _stop = s.deliver(pace(1, 1));
+    s.settle().await;
+    assert_eq!(s.api.texts_in(CHAT), ["taken", "next"]);
+}
