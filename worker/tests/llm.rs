@@ -404,3 +404,54 @@ async fn the_logs_name_status_and_sizes_but_never_the_key_prompt_or_answer() {
         );
     }
 }
+
+/// Answers each call with the next response of a script, and records when
+/// each call arrived.
+struct Timed {
+    responses: std::sync::Mutex<Vec<ResponseTemplate>>,
+    arrivals: Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+}
+
+impl wiremock::Respond for Timed {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        self.arrivals
+            .lock()
+            .unwrap()
+            .push(std::time::Instant::now());
+        self.responses.lock().unwrap().remove(0)
+    }
+}
+
+/// One job's 429 slows the next job's call too: it waits out the
+/// provider's Retry-After before it is sent, instead of finding out itself.
+#[tokio::test]
+async fn a_429_pauses_every_call_to_the_provider_for_its_retry_after() {
+    let server = MockServer::start().await;
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    chat()
+        .respond_with(Timed {
+            responses: std::sync::Mutex::new(vec![
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "2")
+                    .set_body_json(json!({"error": {"message": "Rate limit reached"}})),
+                completion(MANIFEST, "stop"),
+            ]),
+            arrivals: arrivals.clone(),
+        })
+        .expect(2)
+        .mount(&server)
+        .await;
+    let llm = generator(&server);
+    let first = llm.generate(&request()).await.unwrap_err();
+    assert!(
+        matches!(first, GenerateError::Throttled { .. }),
+        "{first:?}"
+    );
+    llm.generate(&request()).await.unwrap();
+    let arrivals = arrivals.lock().unwrap().clone();
+    assert!(
+        arrivals[1] - arrivals[0] >= Duration::from_millis(1_900),
+        "the second call waited for the pause: {:?}",
+        arrivals[1] - arrivals[0]
+    );
+}

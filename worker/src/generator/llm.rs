@@ -4,6 +4,7 @@
 //! Gemini's OpenAI endpoint, Ollama and vLLM share. It logs sizes, status,
 //! model and latency, never the key, the prompt or the answer.
 
+mod pace;
 mod wire;
 
 use std::{
@@ -78,6 +79,8 @@ pub struct LlmGenerator {
     /// Likewise for `temperature`, which reasoning models (o1, o3, gpt-5)
     /// refuse unless it is the default.
     send_temperature: AtomicBool,
+    /// A 429 slows every job's calls, not only the one told (`pace.rs`).
+    pace: pace::ProviderPace,
 }
 
 impl LlmGenerator {
@@ -100,6 +103,7 @@ impl LlmGenerator {
             http,
             send_response_format: AtomicBool::new(true),
             send_temperature: AtomicBool::new(true),
+            pace: pace::ProviderPace::default(),
         })
     }
 
@@ -171,6 +175,7 @@ impl LlmGenerator {
         let body = serde_json::to_vec(&body)
             .map_err(|e| GenerateError::Permanent(format!("cannot encode the request: {e}")))?;
         let request_bytes = body.len();
+        self.pace.wait_turn().await;
         let started = Instant::now();
         let response = self
             .http
@@ -191,6 +196,18 @@ impl LlmGenerator {
             .bytes()
             .await
             .map_err(|e| self.transport_error(e))?;
+        if matches!(status.as_u16(), 429 | 503) {
+            let told = retry_after
+                .as_deref()
+                .and_then(|after| wire::parse_retry_after(after, chrono::Utc::now()));
+            let pause = self.pace.refused(told);
+            tracing::warn!(
+                ?pause,
+                "the LLM provider refused a call for its rate; every call waits"
+            );
+        } else {
+            self.pace.answered();
+        }
         tracing::info!(
             status = status.as_u16(),
             request_bytes,
