@@ -60,22 +60,26 @@ impl Binaries {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub workers: usize,
-    pub worker_concurrency: u16,
+    /// `WORKER_CONCURRENCY`; `None` leaves the worker's default.
+    pub worker_concurrency: Option<u16>,
     /// How long each LLM call takes.
     pub llm_delay: Duration,
     pub llm_timeout_secs: u64,
     /// Extra variables for every worker (and its restarts).
     pub worker_env: Vec<(String, String)>,
+    /// Extra variables for every process (bot, preview and workers).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             workers: 1,
-            worker_concurrency: 4,
+            worker_concurrency: Some(4),
             llm_delay: Duration::ZERO,
             llm_timeout_secs: 10,
             worker_env: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -113,7 +117,7 @@ impl System {
         let bot_addr = format!("127.0.0.1:{}", crate::free_port()?);
         let preview_addr = format!("127.0.0.1:{}", crate::free_port()?);
         let pages_addr = format!("127.0.0.1:{}", crate::free_port()?);
-        let env: Vec<(String, String)> = [
+        let mut env: Vec<(String, String)> = [
             ("DATABASE_URL", database_url.clone()),
             ("AMQP_URL", suite.rabbit.url()),
             ("AMQP_QUEUE_PREFIX", format!("{name}.")),
@@ -135,7 +139,6 @@ impl System {
             ("LLM_BASE_URL", llm_url),
             ("LLM_MODEL", "faults-model".into()),
             ("LLM_TIMEOUT_SECS", options.llm_timeout_secs.to_string()),
-            ("WORKER_CONCURRENCY", options.worker_concurrency.to_string()),
             // The storm sends many prompts from few chats.
             ("CHAT_LLM_PER_HOUR", "0".into()),
             // Screenshots are not under test here, and 700 prompts would
@@ -145,6 +148,11 @@ impl System {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        if let Some(slots) = options.worker_concurrency {
+            env.push(("WORKER_CONCURRENCY".into(), slots.to_string()));
+        }
+        // Later variables win (a process's environment keeps the last).
+        env.extend(options.env);
 
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)

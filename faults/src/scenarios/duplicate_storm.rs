@@ -26,7 +26,7 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
             "storm",
             Options {
                 workers: 2,
-                worker_concurrency: 8,
+                worker_concurrency: Some(8),
                 ..Options::default()
             },
         )

@@ -2,6 +2,7 @@
 //! load flows, and ends with the ledger's count.
 
 mod broker_restart;
+mod capacity;
 mod database_restart;
 mod deadline_under_load;
 mod duplicate_storm;
@@ -32,6 +33,8 @@ pub async fn run(suite: &Suite, name: &str) -> anyhow::Result<Row> {
         "slow-dependencies" => slow_dependencies::run(suite).await,
         "github-rate-limits" => github_rate_limits::run(suite).await,
         "deadline-under-load" => deadline_under_load::run(suite).await,
+        // A benchmark, not part of the suite: run by name.
+        "capacity" => capacity::run(suite).await,
         other => anyhow::bail!("no scenario {other:?}; there are: {}", ALL.join(", ")),
     }
 }

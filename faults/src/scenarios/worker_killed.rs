@@ -1,6 +1,7 @@
 //! Scenario 1: `kill -9` the worker during generation, during bundle
-//! writing and during publishing; a restarted worker finishes every job,
-//! with one version, one commit and one callback each.
+//! writing, while 20 jobs wait on the LLM at once, and during publishing; a
+//! restarted worker finishes every job, with one version, one commit and
+//! one callback each.
 //!
 //! Where the kill lands is checked, not assumed: the LLM call is open and
 //! no version exists; the bundle is staged on disk but no version exists;
@@ -20,6 +21,9 @@ use crate::{
     wait,
 };
 
+/// Jobs waiting on the LLM when the fourth kill lands.
+const WAITING: usize = 20;
+
 pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
     let started = Instant::now();
     let mut system = System::start(
@@ -27,6 +31,9 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
         "killed",
         Options {
             workers: 0,
+            // Longer than the waits below, so no call times out before
+            // its kill.
+            llm_timeout_secs: 60,
             // Staging older than this is swept at start-up (checked below).
             worker_env: vec![("WORKER_RUN_TIMEOUT_SECS".into(), "10".into())],
             ..Options::default()
@@ -72,6 +79,46 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
     kill_and_finish(&mut system, worker, &key).await?;
     accepted.app.push(key);
 
+    // While 20 jobs wait on a slow LLM at once (one worker: a job waiting
+    // holds no slot): none has a version yet; after the kill each resumes
+    // on a fresh worker, with one version, commit and callback, and the
+    // generation it had not committed asked again.
+    system.llm.set_delay(Duration::from_secs(45));
+    let worker = system.start_worker(&[]).await?;
+    let calls_before = system.llm.calls();
+    let mut waiting = Vec::new();
+    for i in 0..WAITING {
+        waiting.push(system.submit_app(&format!("killed-waiting-{i}")).await?);
+    }
+    wait::until(Duration::from_secs(60), || async {
+        system.llm.calls() >= calls_before + WAITING
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "only {} of {WAITING} jobs reached the LLM at once",
+            system.llm.calls() - calls_before
+        )
+    })?;
+    let versions: i64 = system
+        .count("SELECT count(*) FROM versions v JOIN app_requests a ON a.job_id = v.job_id WHERE a.task LIKE 'killed-waiting-%'")
+        .await?;
+    ensure!(versions == 0, "{versions} versions existed before the kill");
+    system.llm.set_delay(Duration::ZERO);
+    system.kill_worker(worker).await?;
+    let fresh = system.start_worker(&[]).await?;
+    wait::until(Duration::from_secs(120), || async {
+        system
+            .count("SELECT count(*) FROM app_requests WHERE task LIKE 'killed-waiting-%' AND callback_status = 'delivered'")
+            .await
+            .is_ok_and(|n| n == WAITING as i64)
+    })
+    .await
+    .context("not every waiting job called back after the restart")?;
+    system.stop_worker(fresh).await?;
+    let waiting_calls = system.llm.calls() - calls_before;
+    accepted.app.extend(waiting);
+
     // During publishing: committed to the repository, not yet recorded.
     let worker = system
         .start_worker(&[("FAILPOINTS", "publish-committed=sleep(60000)")])
@@ -104,11 +151,16 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
     }
     Ok(Row {
         scenario: "1. worker killed",
-        load: "3 `/app` jobs, one per kill point".into(),
+        load: format!(
+            "{} `/app` jobs: one per kill point, {WAITING} at the third",
+            3 + WAITING
+        ),
         faults: format!(
             "`kill -9` during generation (LLM call open, no version), during bundle writing \
-                 (bundle staged, no version), during publishing (commit made, not recorded); \
-                 a fresh worker each time; orphaned staging swept by a later start ({orphaned} → {left})"
+                 (bundle staged, no version), while {WAITING} jobs waited on the LLM at once \
+                 (none with a version; {waiting_calls} LLM calls for them in all), during \
+                 publishing (commit made, not recorded); a fresh worker each time; orphaned \
+                 staging swept by a later start ({orphaned} → {left})"
         ),
         tally,
         took: started.elapsed(),
