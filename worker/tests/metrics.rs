@@ -84,6 +84,25 @@ async fn metrics_show_stage_timings_after_a_job_and_jobs_by_state() {
             "the {stage} stage is timed:\n{text}"
         );
     }
+    // Which limit binds: each slot's capacity, use, waiters and waits.
+    for slot in ["cpu", "llm"] {
+        let label = format!("slot=\"{slot}\"");
+        for metric in [
+            "pagesmith_slots_capacity",
+            "pagesmith_slots_in_use",
+            "pagesmith_slots_waiting",
+            "pagesmith_slot_wait_seconds_count",
+        ] {
+            assert!(
+                line(&text, metric, &label).is_some(),
+                "{metric} for the {slot} slots:\n{text}"
+            );
+        }
+    }
+    assert_eq!(
+        line(&text, "pagesmith_slots_capacity", "slot=\"llm\""),
+        Some("pagesmith_slots_capacity{slot=\"llm\"} 64")
+    );
     assert_eq!(
         line(&text, "pagesmith_jobs_by_state", "state=\"queued\""),
         Some("pagesmith_jobs_by_state{state=\"queued\"} 0"),
