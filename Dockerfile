@@ -25,9 +25,9 @@ FROM chef AS builder
 # at build time (.cargo/config.toml says the same; this makes it explicit).
 ENV SQLX_OFFLINE=true
 COPY --from=planner /src/recipe.json recipe.json
-RUN cargo chef cook --release --locked --recipe-path recipe.json -p bot -p worker -p preview
+RUN cargo chef cook --profile dist --locked --recipe-path recipe.json -p bot -p worker -p preview
 COPY . .
-RUN cargo build --release --locked -p bot -p worker -p preview --bins
+RUN cargo build --profile dist --locked -p bot -p worker -p preview --bins
 
 # Same Debian release as the builder, so the binaries find the glibc they
 # were linked against. No git: the local publisher uses libgit2, vendored
@@ -44,7 +44,7 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/pagesmith \
         --no-create-home --shell /usr/sbin/nologin pagesmith \
  && install -d -o 10001 -g 10001 -m 0750 /var/lib/pagesmith /var/lib/pagesmith/data
-COPY --from=builder /src/target/release/bot /src/target/release/worker /src/target/release/preview /usr/local/bin/
+COPY --from=builder /src/target/dist/bot /src/target/dist/worker /src/target/dist/preview /usr/local/bin/
 COPY scripts/docker-entrypoint /usr/local/bin/docker-entrypoint
 
 # A new named volume mounted at DATA_DIR starts as a copy of this directory,
