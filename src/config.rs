@@ -8,8 +8,6 @@ use std::{collections::HashMap, fmt, path::PathBuf, str::FromStr};
 
 use secrecy::SecretString;
 
-use crate::telemetry::LogFormat;
-
 /// One variable that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VarError {
@@ -147,6 +145,31 @@ impl Env {
         } else {
             Err(ConfigError(self.errors))
         }
+    }
+}
+
+/// How log lines are written, from `LOG_FORMAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One JSON object per event, for log shippers.
+    Json,
+    /// Human-readable lines, for a terminal.
+    #[default]
+    Pretty,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_word(
+            s,
+            &[
+                ("json", Self::Json),
+                ("pretty", Self::Pretty),
+                ("text", Self::Pretty),
+            ],
+        )
     }
 }
 

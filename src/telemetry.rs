@@ -1,33 +1,9 @@
 //! Logging set-up shared by the binaries.
 
-use std::str::FromStr;
-
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-/// How log lines are written, from `LOG_FORMAT`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    /// One JSON object per event, for log shippers.
-    Json,
-    /// Human-readable lines, for a terminal.
-    #[default]
-    Pretty,
-}
-
-impl FromStr for LogFormat {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        crate::config::parse_word(
-            s,
-            &[
-                ("json", Self::Json),
-                ("pretty", Self::Pretty),
-                ("text", Self::Pretty),
-            ],
-        )
-    }
-}
+/// How log lines are written: a setting (`LOG_FORMAT`), read by `config`.
+pub use crate::config::LogFormat;
 
 /// The filter without `RUST_LOG`. chromiumoxide 0.9 warns once per
 /// sub-resource of every page the worker checks, because current Chromium

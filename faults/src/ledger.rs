@@ -11,13 +11,7 @@ use sqlx::Row;
 
 use crate::{system::System, wait};
 
-/// An `/app` request the bot answered 200 to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AppKey {
-    pub task: String,
-    pub round: u32,
-    pub nonce: String,
-}
+pub use crate::system::AppKey;
 
 /// What a scenario accepted: `/app` requests, and distinct Telegram
 /// updates that ask for work (each must give exactly one job).

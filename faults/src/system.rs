@@ -18,7 +18,6 @@ use tokio::process::{Child, Command};
 use crate::{
     Suite,
     fakes::{Evaluator, Llm, Telegram},
-    ledger::AppKey,
     wait,
 };
 
@@ -54,6 +53,14 @@ impl Binaries {
             preview: found("preview")?,
         })
     }
+}
+
+/// An `/app` request the bot answered 200 to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AppKey {
+    pub task: String,
+    pub round: u32,
+    pub nonce: String,
 }
 
 /// How to start a [`System`].

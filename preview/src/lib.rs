@@ -10,6 +10,7 @@ pub mod encoding;
 pub mod files;
 pub mod headers;
 pub mod published;
+pub mod request_log;
 pub mod request_metrics;
 pub mod routes;
 pub mod sendfile;

@@ -6,17 +6,14 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::{
     Router,
-    extract::{MatchedPath, Request, State},
+    extract::{Request, State},
     http::{HeaderMap, HeaderValue, header},
     middleware::{self, Next},
     response::Response,
     routing::get,
     serve::ListenerExt,
 };
-use pagesmith::{
-    db,
-    telemetry::{self, RequestLog},
-};
+use pagesmith::db;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
@@ -176,7 +173,7 @@ pub fn router(state: AppState) -> Router {
 /// (with its route pattern, never the path, which carries the token).
 async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let view = View::of(request.uri().path());
-    let log = request_log(&request);
+    let log = crate::request_log::start(&request);
     let mut response = next.run(request).instrument(log.span()).await;
     let headers = response.headers_mut();
     state.policies.apply_common(headers);
@@ -185,21 +182,6 @@ async fn finish(State(state): State<AppState>, request: Request, next: Next) -> 
     let latency = log.finish(status, response.extensions().get());
     state.requests.record(view, status, latency.as_secs_f64());
     response
-}
-
-/// The log of a request on either origin (see [`RequestLog`]).
-pub(crate) fn request_log(request: &Request) -> RequestLog {
-    RequestLog::start(
-        request.method().as_str(),
-        request
-            .extensions()
-            .get::<MatchedPath>()
-            .map(MatchedPath::as_str),
-        request
-            .headers()
-            .get(telemetry::REQUEST_ID_HEADER)
-            .and_then(|v| v.to_str().ok()),
-    )
 }
 
 /// A compressed body is another representation than the file the strong

@@ -4,7 +4,7 @@
 mod publish;
 mod topology;
 
-pub use publish::{ConfirmedChannel, Outgoing, PublishError};
+pub use publish::{ConfirmedChannel, Outgoing, SendError};
 pub use topology::Topology;
 
 use lapin::{Connection, ConnectionProperties};

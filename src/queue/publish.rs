@@ -26,7 +26,7 @@ pub struct Outgoing {
 
 /// Why a publish did not count.
 #[derive(Debug, thiserror::Error)]
-pub enum PublishError {
+pub enum SendError {
     #[error("broker connection failed: {0}")]
     Broker(#[from] lapin::Error),
     #[error("broker refused the message (nack)")]
@@ -35,7 +35,7 @@ pub enum PublishError {
     Returned(String),
 }
 
-impl PublishError {
+impl SendError {
     /// True when the channel or connection is gone and must be reopened.
     pub fn is_connection_error(&self) -> bool {
         matches!(self, Self::Broker(_))
@@ -63,7 +63,7 @@ impl ConfirmedChannel {
     }
 
     /// Publishes one message and waits for its confirm.
-    pub async fn publish(&self, message: &Outgoing) -> Result<(), PublishError> {
+    pub async fn publish(&self, message: &Outgoing) -> Result<(), SendError> {
         self.publish_all(std::slice::from_ref(message))
             .await
             .pop()
@@ -73,7 +73,7 @@ impl ConfirmedChannel {
     /// Publishes every message, then waits for all their confirms, so a batch
     /// costs one round trip rather than one per message. Results come back in
     /// order; each message succeeded only if it was acked and not returned.
-    pub async fn publish_all(&self, messages: &[Outgoing]) -> Vec<Result<(), PublishError>> {
+    pub async fn publish_all(&self, messages: &[Outgoing]) -> Vec<Result<(), SendError>> {
         let mut pending = Vec::with_capacity(messages.len());
         for message in messages {
             let options = BasicPublishOptions {
@@ -96,11 +96,11 @@ impl ConfirmedChannel {
             match sent?.await? {
                 Confirmation::Ack(None) => Ok(()),
                 Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => {
-                    Err(PublishError::Returned(returned.reply_text.to_string()))
+                    Err(SendError::Returned(returned.reply_text.to_string()))
                 }
-                Confirmation::Nack(None) => Err(PublishError::Nacked),
+                Confirmation::Nack(None) => Err(SendError::Nacked),
                 // Confirms are always on for this channel.
-                Confirmation::NotRequested => Err(PublishError::Nacked),
+                Confirmation::NotRequested => Err(SendError::Nacked),
             }
         }))
         .await

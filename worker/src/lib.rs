@@ -3,9 +3,10 @@
 
 pub mod browser;
 pub mod buttons;
-pub mod callbacks;
+pub mod clicks;
 pub mod commands;
 pub mod consumer;
+pub mod context;
 pub mod environment;
 pub mod error;
 pub mod generator;
@@ -13,6 +14,7 @@ pub mod lock;
 pub mod manifest;
 pub mod metrics_server;
 pub mod pipeline;
+pub mod preview_links;
 pub mod process;
 pub mod publish;
 pub mod rate_limit;

@@ -15,14 +15,13 @@ use pagesmith::{
 };
 
 use crate::{
+    context::Context,
     environment::Environment,
     error::JobError,
     stages::{
         bundle, callback, generate, notify,
         progress::{self, Stage},
-        publish, repair,
-        resolve::{self, Context},
-        review,
+        publish, repair, resolve, review,
     },
 };
 

@@ -7,7 +7,7 @@ use pagesmith::{
 };
 use uuid::Uuid;
 
-use crate::{callbacks, commands, environment::Environment, error::JobError, pipeline};
+use crate::{clicks, commands, environment::Environment, error::JobError, pipeline};
 
 /// Runs the job as far as it can go now, under its lock. `Ok` also covers a
 /// job that already ended (a duplicate message).
@@ -35,7 +35,7 @@ async fn run_locked(env: &Environment, job_id: Uuid) -> Result<(), JobError> {
     let result = match job.kind {
         JobKind::Generate => pipeline::run(env, job).await,
         JobKind::Command => commands::run(env, job).await,
-        JobKind::Callback => callbacks::run(env, job).await,
+        JobKind::Callback => clicks::run(env, job).await,
     };
     let (outcome, error) = match &result {
         Ok(()) => (AttemptOutcome::Succeeded, None),

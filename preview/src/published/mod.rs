@@ -98,7 +98,7 @@ async fn health(State(hosting): State<Hosting>) -> (StatusCode, Json<Value>) {
 /// Headers every pages response carries. Unlike previews, published sites
 /// are meant to be found, so no `X-Robots-Tag`.
 async fn finish(request: Request, next: Next) -> Response {
-    let log = crate::startup::request_log(&request);
+    let log = crate::request_log::start(&request);
     let mut response = next.run(request).instrument(log.span()).await;
     log.finish(response.status().as_u16(), response.extensions().get());
     let headers = response.headers_mut();

@@ -8,7 +8,7 @@ use pagesmith::{
 
 use super::{NO_SITE, chat_project, describe};
 use crate::{
-    environment::Environment, error::JobError, stages::notify::preview_urls, telegram::escape,
+    environment::Environment, error::JobError, preview_links::preview_urls, telegram::escape,
 };
 
 /// How many versions one answer lists (Telegram caps a message at 4096 characters).

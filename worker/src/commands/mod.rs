@@ -14,7 +14,7 @@ use pagesmith::{
 use crate::{
     environment::Environment,
     error::JobError,
-    stages::notify::preview_urls,
+    preview_links::preview_urls,
     telegram::{Message, escape},
 };
 

@@ -17,18 +17,12 @@ use uuid::Uuid;
 
 use super::{NO_SITE, chat_project};
 use crate::{
-    environment::Environment, error::JobError, generator::GeneratedFile,
-    stages::bundle::read_files, telegram::escape,
+    environment::Environment,
+    error::JobError,
+    generator::{GeneratedFile, origin::Origin},
+    stages::bundle::read_files,
+    telegram::escape,
 };
-
-/// How a rollback's generation names its generator: `rollback:v<n>`.
-const GENERATOR_PREFIX: &str = "rollback:v";
-
-/// Whether a generation came from `/rollback`: its files are the whole
-/// site, so nothing from the previous version is carried over.
-pub fn is_rollback(generator: &str) -> bool {
-    generator.starts_with(GENERATOR_PREFIX)
-}
 
 const USAGE: &str = "Tell me which version to bring back, e.g. <code>/rollback 2</code>. \
                      /history lists the versions.";
@@ -99,7 +93,7 @@ pub async fn run(env: &Environment, command: &TelegramCommand) -> Result<String,
         user_name: None,
     });
     let generation = Generation {
-        generator: format!("{GENERATOR_PREFIX}{number}"),
+        generator: Origin::Rollback(number).to_string(),
         raw_output: None,
         files,
         // Version n's files already passed through the checks once; a

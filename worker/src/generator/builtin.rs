@@ -222,7 +222,7 @@ impl<'a> Site<'a> {
 #[async_trait]
 impl Generator for BuiltinGenerator {
     fn name(&self) -> String {
-        "builtin".to_owned()
+        super::origin::Origin::Builtin.to_string()
     }
 
     async fn generate(&self, request: &SiteRequest) -> Result<Generated, GenerateError> {

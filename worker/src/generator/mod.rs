@@ -11,6 +11,7 @@
 pub mod builtin;
 pub mod derive;
 pub mod llm;
+pub mod origin;
 pub mod parse;
 pub mod prompt;
 

@@ -5,7 +5,7 @@
 //! wrapped in ```json fences, after a sentence of prose, behind a reasoning
 //! model's `<think>` block, or nested one level down (`{"manifest":
 //! {"files": [...]}}`). [`parse_manifest`] accepts all of these and refuses
-//! everything else with a [`ManifestError`] that says what was wrong, so the
+//! everything else with a [`ParseError`] that says what was wrong, so the
 //! caller can report it and try again. It never panics.
 
 use serde_json::Value;
@@ -14,7 +14,7 @@ use super::GeneratedFile;
 
 /// Why no manifest could be read from an answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ManifestError {
+pub enum ParseError {
     #[error("the answer is empty")]
     Empty,
     #[error("the answer contains no complete JSON object")]
@@ -42,14 +42,14 @@ const CONTENT_KEYS: &[&str] = &["content", "contents", "text", "body"];
 ///
 /// Paths are trimmed and lose a leading `/`; duplicated or unsafe paths are
 /// passed through, for the worker's validation.
-pub fn parse_manifest(answer: &str) -> Result<Vec<GeneratedFile>, ManifestError> {
+pub fn parse_manifest(answer: &str) -> Result<Vec<GeneratedFile>, ParseError> {
     let text = answer.trim_start_matches('\u{feff}').trim();
     if text.is_empty() {
-        return Err(ManifestError::Empty);
+        return Err(ParseError::Empty);
     }
     // The most specific failure wins: a manifest with a broken entry says
     // more than "no JSON here".
-    let mut best = ManifestError::NotJson;
+    let mut best = ParseError::NotJson;
     let starts = text
         .char_indices()
         .filter(|(_, c)| *c == '{' || *c == '[')
@@ -93,18 +93,18 @@ fn first_json_value(text: &str) -> Option<Value> {
         .and_then(Result::ok)
 }
 
-fn rank(error: &ManifestError) -> u8 {
+fn rank(error: &ParseError) -> u8 {
     match error {
-        ManifestError::Empty | ManifestError::NotJson => 0,
-        ManifestError::NoFiles => 1,
-        ManifestError::EmptyFiles => 2,
-        ManifestError::BadEntry { .. } => 3,
+        ParseError::Empty | ParseError::NotJson => 0,
+        ParseError::NoFiles => 1,
+        ParseError::EmptyFiles => 2,
+        ParseError::BadEntry { .. } => 3,
     }
 }
 
-fn find_manifest(value: &Value, depth: usize) -> Result<Vec<GeneratedFile>, ManifestError> {
+fn find_manifest(value: &Value, depth: usize) -> Result<Vec<GeneratedFile>, ParseError> {
     if depth > MAX_DEPTH {
-        return Err(ManifestError::NoFiles);
+        return Err(ParseError::NoFiles);
     }
     match value {
         Value::Object(map) => {
@@ -120,18 +120,18 @@ fn find_manifest(value: &Value, depth: usize) -> Result<Vec<GeneratedFile>, Mani
         Value::String(s) if s.trim_start().starts_with('{') => {
             match serde_json::from_str::<Value>(s) {
                 Ok(inner) => find_manifest(&inner, depth + 1),
-                Err(_) => Err(ManifestError::NoFiles),
+                Err(_) => Err(ParseError::NoFiles),
             }
         }
-        _ => Err(ManifestError::NoFiles),
+        _ => Err(ParseError::NoFiles),
     }
 }
 
 fn first_found<'a>(
     values: impl Iterator<Item = &'a Value>,
     depth: usize,
-) -> Result<Vec<GeneratedFile>, ManifestError> {
-    let mut best = ManifestError::NoFiles;
+) -> Result<Vec<GeneratedFile>, ParseError> {
+    let mut best = ParseError::NoFiles;
     for value in values {
         match find_manifest(value, depth + 1) {
             Ok(files) => return Ok(files),
@@ -149,7 +149,7 @@ fn looks_like_entry(value: &Value) -> bool {
     })
 }
 
-fn read_files(files: &Value) -> Result<Vec<GeneratedFile>, ManifestError> {
+fn read_files(files: &Value) -> Result<Vec<GeneratedFile>, ParseError> {
     let files = match files {
         Value::Array(items) => items
             .iter()
@@ -167,16 +167,16 @@ fn read_files(files: &Value) -> Result<Vec<GeneratedFile>, ManifestError> {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?,
-        _ => return Err(ManifestError::NoFiles),
+        _ => return Err(ParseError::NoFiles),
     };
     if files.is_empty() {
-        return Err(ManifestError::EmptyFiles);
+        return Err(ParseError::EmptyFiles);
     }
     Ok(files)
 }
 
-fn read_entry(index: usize, item: &Value) -> Result<GeneratedFile, ManifestError> {
-    let bad = |problem: &str| ManifestError::BadEntry {
+fn read_entry(index: usize, item: &Value) -> Result<GeneratedFile, ParseError> {
+    let bad = |problem: &str| ParseError::BadEntry {
         index,
         problem: problem.to_owned(),
     };
@@ -208,16 +208,16 @@ fn tidy_path(path: &str) -> String {
 
 /// A file's text. Models sometimes give a JSON file's content as JSON
 /// rather than as a string; that is written out pretty-printed.
-fn content_text(index: usize, content: &Value) -> Result<String, ManifestError> {
+fn content_text(index: usize, content: &Value) -> Result<String, ParseError> {
     match content {
         Value::String(s) => Ok(s.clone()),
         Value::Object(_) | Value::Array(_) => {
-            serde_json::to_string_pretty(content).map_err(|e| ManifestError::BadEntry {
+            serde_json::to_string_pretty(content).map_err(|e| ParseError::BadEntry {
                 index,
                 problem: format!("has content that cannot be written as JSON: {e}"),
             })
         }
-        _ => Err(ManifestError::BadEntry {
+        _ => Err(ParseError::BadEntry {
             index,
             problem: "has a `content` that is not a string".to_owned(),
         }),

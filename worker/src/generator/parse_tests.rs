@@ -80,25 +80,25 @@ fn root_relative_paths_lose_their_slash_and_others_pass_through() {
 
 #[test]
 fn answers_without_a_manifest_say_what_is_missing() {
-    assert_eq!(parse_manifest("  \n"), Err(ManifestError::Empty));
+    assert_eq!(parse_manifest("  \n"), Err(ParseError::Empty));
     assert_eq!(
         parse_manifest("I cannot help with that."),
-        Err(ManifestError::NotJson)
+        Err(ParseError::NotJson)
     );
     assert_eq!(
         parse_manifest(r#"{"pages": ["index.html"]}"#),
-        Err(ManifestError::NoFiles)
+        Err(ParseError::NoFiles)
     );
     assert_eq!(
         parse_manifest(r#"{"files": []}"#),
-        Err(ManifestError::EmptyFiles)
+        Err(ParseError::EmptyFiles)
     );
 }
 
 #[test]
 fn a_truncated_manifest_is_not_json() {
     let cut = &BARE[..BARE.len() / 2];
-    assert_eq!(parse_manifest(cut), Err(ManifestError::NotJson));
+    assert_eq!(parse_manifest(cut), Err(ParseError::NotJson));
 }
 
 #[test]
@@ -106,7 +106,7 @@ fn a_broken_entry_is_named_by_its_index() {
     let answer = r#"{"files":[{"path":"index.html","content":"x"},{"content":"y"}]}"#;
     assert_eq!(
         parse_manifest(answer),
-        Err(ManifestError::BadEntry {
+        Err(ParseError::BadEntry {
             index: 1,
             problem: "has no `path`".to_owned()
         })

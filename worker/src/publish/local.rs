@@ -16,12 +16,14 @@ use std::{
 };
 
 use async_trait::async_trait;
-use git2::{Index, IndexEntry, IndexTime, Oid, Repository, RepositoryInitOptions, Signature, Time};
-use pagesmith::bundle::BundleFile;
+use git2::{Oid, Repository, RepositoryInitOptions, Signature, Time};
 use tokio::time::Instant;
 use url::Url;
 
-use super::{PagesStatus, PublishError, PublishRequest, Published, Publisher};
+use super::{
+    PagesStatus, PublishError, PublishRequest, Published, Publisher,
+    git::{git_error, write_tree},
+};
 
 pub struct LocalPublisher {
     data_dir: PathBuf,
@@ -128,31 +130,6 @@ fn open_or_init(path: &Path) -> Result<Repository, git2::Error> {
     }
 }
 
-/// One tree with every file of the site, blobs written as needed. (The
-/// GitHub publisher hashes its trees with this too, in memory.)
-pub(super) fn write_tree(repo: &Repository, files: &[BundleFile]) -> Result<Oid, git2::Error> {
-    let mut index = Index::new()?;
-    for file in files {
-        let id = repo.blob(&file.bytes)?;
-        let path = file.path.as_str().as_bytes().to_vec();
-        index.add(&IndexEntry {
-            ctime: IndexTime::new(0, 0),
-            mtime: IndexTime::new(0, 0),
-            dev: 0,
-            ino: 0,
-            mode: 0o100_644,
-            uid: 0,
-            gid: 0,
-            file_size: u32::try_from(file.bytes.len()).unwrap_or(u32::MAX),
-            id,
-            flags: u16::try_from(path.len()).unwrap_or(0xfff).min(0xfff),
-            flags_extended: 0,
-            path,
-        })?;
-    }
-    index.write_tree_to(repo)
-}
-
 /// What git's dumb HTTP protocol reads (`git update-server-info`, which
 /// libgit2 lacks): the refs, and the list of packs (we write loose objects).
 fn write_dumb_http_info(repo: &Path, commit: Oid) -> io::Result<()> {
@@ -169,13 +146,6 @@ fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
     fs::write(&tmp, bytes)?;
     fs::rename(tmp, path)
-}
-
-pub(super) fn git_error(e: git2::Error) -> PublishError {
-    PublishError::Retryable {
-        reason: format!("git: {}", e.message()),
-        retry_after: None,
-    }
 }
 
 fn io_error(e: io::Error) -> PublishError {

@@ -12,6 +12,7 @@
 //! message and dates give the same commit, and both check whether the branch
 //! already points at this version's tree before committing.
 
+mod git;
 pub mod github;
 pub mod local;
 

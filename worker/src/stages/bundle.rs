@@ -11,7 +11,7 @@ use pagesmith::{
 };
 use uuid::Uuid;
 
-use super::resolve::Context;
+use crate::context::Context;
 use crate::{environment::Environment, error::JobError, texts};
 
 /// Writes the bundle and records the version (once per job, however often

@@ -9,11 +9,11 @@ use pagesmith::{
     domain::JobState,
 };
 
-use super::resolve::Context;
+use crate::context::Context;
 use crate::{
     environment::Environment,
     error::JobError,
-    generator::{GenerateError, GeneratedFile, Generator},
+    generator::{GenerateError, GeneratedFile, Generator, origin::Origin},
     manifest::{self, FillIn, ManifestError},
     slots::Urgency,
 };
@@ -248,7 +248,7 @@ fn record_call(
         Err(GenerateError::Retryable(_) | GenerateError::Throttled { .. }) => "retryable",
         Err(GenerateError::Permanent(_)) => "permanent",
     };
-    let generator = if generator.name() == "builtin" {
+    let generator = if Origin::is_builtin(&generator.name()) {
         "builtin"
     } else {
         "llm"

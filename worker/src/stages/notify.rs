@@ -4,21 +4,16 @@
 //! status updates before that are `progress`.
 
 use pagesmith::db::{self, versions::Version};
-use url::Url;
 use uuid::Uuid;
 
-use super::resolve::Context;
+use crate::context::Context;
 use crate::{
     environment::Environment,
     error::JobError,
+    generator::origin::Origin,
+    preview_links::preview_urls,
     telegram::{Message, escape, status_key},
 };
-
-/// The two preview URLs of a version.
-pub fn preview_urls(base: &Url, token: &str) -> (String, String) {
-    let base = base.as_str().trim_end_matches('/');
-    (format!("{base}/p/{token}/"), format!("{base}/s/{token}/"))
-}
 
 /// The ready message: links, files, checks, buttons.
 pub fn ready_text(env: &Environment, ctx: &Context, version: &Version) -> String {
@@ -36,7 +31,7 @@ pub fn ready_text(env: &Environment, ctx: &Context, version: &Version) -> String
     // Say when the built-in template made it: with an LLM configured that
     // means the LLM failed; without one, how to get AI-written sites.
     let fallback = match (
-        ctx.app.is_none() && version.generator == "builtin",
+        ctx.app.is_none() && Origin::is_builtin(&version.generator),
         env.settings.llm.is_some(),
     ) {
         (false, _) => String::new(),
@@ -170,18 +165,6 @@ pub async fn published(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn preview_urls_join_the_base_cleanly() {
-        let base = Url::parse("https://preview.example.net/").unwrap();
-        assert_eq!(
-            preview_urls(&base, "tok"),
-            (
-                "https://preview.example.net/p/tok/".into(),
-                "https://preview.example.net/s/tok/".into()
-            )
-        );
-    }
 
     #[test]
     fn sizes_read_well() {

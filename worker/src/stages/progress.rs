@@ -8,8 +8,8 @@
 //! reply to a command in the same chat goes first.
 
 use crate::{
+    context::Context,
     environment::Environment,
-    stages::resolve::Context,
     telegram::{Message, escape, status_key},
 };
 

@@ -24,9 +24,9 @@ use pagesmith::{
 use super::{
     check::{self, Verdicts},
     generate,
-    resolve::Context,
 };
 use crate::{
+    context::Context,
     environment::Environment,
     error::JobError,
     generator::GeneratedFile,

@@ -16,25 +16,11 @@ use pagesmith::{
 use uuid::Uuid;
 
 use crate::{
+    context::Context,
     environment::Environment,
     error::JobError,
-    generator::{Attachment, GeneratedFile, SiteRequest},
+    generator::{Attachment, GeneratedFile, SiteRequest, origin::Origin},
 };
-
-/// A generation job with everything resolved.
-pub struct Context {
-    pub job: Job,
-    pub project: Project,
-    /// The evaluator's round, or the revision count in a chat.
-    pub round: i32,
-    pub request: SiteRequest,
-    /// The previous version's files: a revision starts from them.
-    pub carried: Vec<BundleFile>,
-    /// The /app request behind the job.
-    pub app: Option<AppRequestRecord>,
-    /// Where progress is shown (the requester's chat), if anywhere.
-    pub chat_id: Option<i64>,
-}
 
 pub async fn context(env: &Environment, job: Job) -> Result<Context, JobError> {
     match job.payload.clone() {
@@ -167,7 +153,7 @@ async fn prompt_context(
     // A rollback's generation is the whole earlier site: nothing is carried.
     let rollback = db::generations::load::<GeneratedFile>(&env.pool, job.id)
         .await?
-        .is_some_and(|g| crate::commands::rollback::is_rollback(&g.generator));
+        .is_some_and(|g| Origin::is_rollback(&g.generator));
     let (previous_files, carried) = previous(env, project_id, is_revision && !rollback).await?;
     let request = SiteRequest {
         brief: project.brief.clone(),

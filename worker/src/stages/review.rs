@@ -10,7 +10,7 @@ use pagesmith::{
     domain::JobState,
 };
 
-use super::resolve::Context;
+use crate::context::Context;
 use crate::{
     environment::Environment,
     error::JobError,

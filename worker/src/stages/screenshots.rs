@@ -13,10 +13,11 @@
 
 use pagesmith::db::versions::Version;
 
-use super::{notify::preview_urls, resolve::Context};
 use crate::{
     browser::Shot,
+    context::Context,
     environment::Environment,
+    preview_links::preview_urls,
     telegram::{Message, escape},
 };
 

@@ -8,7 +8,7 @@ use pagesmith::{bundle::BundleFile, domain::SitePath};
 
 use super::super::{
     PublishError,
-    local::{git_error, write_tree},
+    git::{git_error, write_tree},
 };
 
 /// The site's files as committed: the bundle plus an empty `.nojekyll`

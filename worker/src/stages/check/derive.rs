@@ -14,7 +14,7 @@ use pagesmith::db::{
 
 use super::behaviour::js_expression;
 use crate::{
-    environment::Environment, error::JobError, generator::GeneratedFile, stages::resolve::Context,
+    context::Context, environment::Environment, error::JobError, generator::GeneratedFile,
 };
 
 /// Below this much time before the deadline, no derivation is asked for.

@@ -17,7 +17,7 @@ use pagesmith::{
     db::{generations::DerivedCheck, versions::CheckResult},
 };
 
-use crate::{environment::Environment, stages::resolve::Context};
+use crate::{context::Context, environment::Environment};
 
 /// One candidate's verdicts.
 #[derive(Debug, Default)]
