@@ -5,8 +5,6 @@
 
 use std::{path::Path, time::Duration};
 
-use tokio::process::Command;
-
 use e2e::{Stack, StackOptions, files_under};
 use serde_json::Value;
 
@@ -50,7 +48,10 @@ async fn an_app_request_is_published_cloneable_and_served_then_revised_in_round_
         b"name,score\nada,10\nbob,7\n",
         "the attachment is committed byte for byte"
     );
-    assert_eq!(git(&checkout, &["rev-list", "--count", "HEAD"]).await, "1");
+    assert_eq!(
+        testkit::git_async(&checkout, &["rev-list", "--count", "HEAD"]).await,
+        "1"
+    );
     assert_every_file_is_served(&stack, &first, &checkout).await;
 
     // Round 2: the same repository and pages, one more commit.
@@ -70,13 +71,16 @@ async fn an_app_request_is_published_cloneable_and_served_then_revised_in_round_
 
     let checkout = scratch.path().join("round2");
     clone_and_checkout(&second, &checkout).await;
-    assert_eq!(git(&checkout, &["rev-list", "--count", "HEAD"]).await, "2");
     assert_eq!(
-        git(&checkout, &["rev-parse", "HEAD~1"]).await,
+        testkit::git_async(&checkout, &["rev-list", "--count", "HEAD"]).await,
+        "2"
+    );
+    assert_eq!(
+        testkit::git_async(&checkout, &["rev-parse", "HEAD~1"]).await,
         first["commit_sha"].as_str().unwrap(),
         "round 2's commit sits on round 1's"
     );
-    let subject = git(&checkout, &["log", "-1", "--format=%s"]).await;
+    let subject = testkit::git_async(&checkout, &["log", "-1", "--format=%s"]).await;
     assert!(subject.starts_with("Round 2"), "{subject}");
     assert_every_file_is_served(&stack, &second, &checkout).await;
 
@@ -103,7 +107,10 @@ async fn a_replayed_request_is_published_and_called_back_once() {
     let scratch = tempfile::tempdir().unwrap();
     let checkout = scratch.path().join("repo");
     clone_and_checkout(&callback, &checkout).await;
-    assert_eq!(git(&checkout, &["rev-list", "--count", "HEAD"]).await, "1");
+    assert_eq!(
+        testkit::git_async(&checkout, &["rev-list", "--count", "HEAD"]).await,
+        "1"
+    );
 
     // Give a wrongly doubled job time to show itself before counting.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -151,36 +158,10 @@ fn assert_callback_fields(body: &Value, task: &str, round: i64, nonce: &str) {
 async fn clone_and_checkout(callback: &Value, dir: &Path) {
     let repo_url = callback["repo_url"].as_str().unwrap();
     let sha = callback["commit_sha"].as_str().unwrap();
-    let cloned = Command::new("git")
-        .args(["clone", "--quiet", repo_url])
-        .arg(dir)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .await
-        .expect("git runs");
-    assert!(
-        cloned.status.success(),
-        "git clone {repo_url}: {}",
-        String::from_utf8_lossy(&cloned.stderr)
-    );
-    git(dir, &["checkout", "--quiet", sha]).await;
-    assert_eq!(git(dir, &["rev-parse", "HEAD"]).await, sha);
-}
-
-async fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .await
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    let target = dir.to_str().expect("a UTF-8 temporary path");
+    testkit::git_async(Path::new("/"), &["clone", "--quiet", repo_url, target]).await;
+    testkit::git_async(dir, &["checkout", "--quiet", sha]).await;
+    assert_eq!(testkit::git_async(dir, &["rev-parse", "HEAD"]).await, sha);
 }
 
 /// GET every file of the checkout at `pages_url`: 200 and the same bytes.

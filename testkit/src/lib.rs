@@ -8,11 +8,13 @@
 
 mod broker;
 mod database;
+mod git;
 pub mod github;
 mod proxy;
 
 pub use broker::{TakenMessage, TestBroker};
 pub use database::TestDb;
+pub use git::{git, git_async};
 pub use proxy::TcpProxy;
 
 use std::time::Duration;

@@ -1,8 +1,6 @@
 //! A repository's address (`/git/{repo}.git`, what the local publisher
 //! hands out as `repo_url`): a page for a browser, `git clone` for git.
 
-use std::{path::Path, process::Command};
-
 use crate::helpers::{TestPreview, spawn_preview};
 
 const REPO: &str = "demo-abc123";
@@ -10,33 +8,13 @@ const REPO: &str = "demo-abc123";
 const HOSTILE_NAME: &str = "<img src=x onerror=alert(1)>.html";
 const MESSAGE: &str = "Round 1: <script>alert(\"x\")</script> & more\n\nBody line.";
 
-/// Runs `git` with no user or system configuration.
-fn git(args: &[&str], dir: &Path) -> String {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_AUTHOR_DATE", "2025-03-01T12:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2025-03-01T12:00:00Z")
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
 /// `repos/{REPO}.git` as the local publisher leaves it: a bare repository,
 /// loose objects, one commit on `main`, the dumb-protocol files written.
 /// Returns the commit's sha.
 fn commit_repository(preview: &TestPreview, files: &[(&str, &str)]) -> String {
     let bare = preview.data_dir.join(format!("repos/{REPO}.git"));
     std::fs::create_dir_all(&bare).unwrap();
-    git(&["init", "-q", "--bare", "-b", "main", "."], &bare);
+    testkit::git(&bare, &["init", "-q", "--bare", "-b", "main", "."]);
     let work = tempfile::tempdir().unwrap();
     for (path, text) in files {
         let target = work.path().join(path);
@@ -45,7 +23,8 @@ fn commit_repository(preview: &TestPreview, files: &[(&str, &str)]) -> String {
     }
     let git_dir = format!("--git-dir={}", bare.display());
     let work_tree = format!("--work-tree={}", work.path().display());
-    let with_repo = |args: &[&str]| git(&[&[&*git_dir, &*work_tree], args].concat(), &bare);
+    let with_repo =
+        |args: &[&str]| testkit::git(&bare, &[&[&*git_dir, &*work_tree], args].concat());
     with_repo(&["add", "-A"]);
     with_repo(&[
         "-c",
@@ -57,8 +36,8 @@ fn commit_repository(preview: &TestPreview, files: &[(&str, &str)]) -> String {
         "-m",
         MESSAGE,
     ]);
-    git(&["update-server-info"], &bare);
-    git(&["rev-parse", "HEAD"], &bare)
+    testkit::git(&bare, &["update-server-info"]);
+    testkit::git(&bare, &["rev-parse", "HEAD"])
 }
 
 #[tokio::test]
@@ -113,14 +92,10 @@ async fn the_same_repository_address_still_clones_with_git() {
     let repo_url = preview.pages_url(&format!("/git/{REPO}.git"));
     let scratch = tempfile::tempdir().unwrap();
 
-    let dir = scratch.path().to_owned();
-    let url = repo_url.clone();
-    tokio::task::spawn_blocking(move || git(&["clone", "-q", &url, "site"], &dir))
-        .await
-        .unwrap();
+    testkit::git_async(scratch.path(), &["clone", "-q", &repo_url, "site"]).await;
 
     let site = scratch.path().join("site");
-    assert_eq!(git(&["rev-parse", "HEAD"], &site), sha);
+    assert_eq!(testkit::git(&site, &["rev-parse", "HEAD"]), sha);
     assert_eq!(
         std::fs::read_to_string(site.join("index.html")).unwrap(),
         "<h1>Hello</h1>\n"
@@ -161,12 +136,12 @@ async fn a_repository_page_says_what_it_cannot_show() {
     let preview = spawn_preview().await;
     let empty = preview.data_dir.join("repos/empty-abc123.git");
     std::fs::create_dir_all(&empty).unwrap();
-    git(&["init", "-q", "--bare", "-b", "main", "."], &empty);
+    testkit::git(&empty, &["init", "-q", "--bare", "-b", "main", "."]);
     // Packed objects: the local publisher writes none, `git gc` would.
     commit_repository(&preview, &[("index.html", "hi")]);
-    git(
-        &["gc", "-q"],
+    testkit::git(
         &preview.data_dir.join(format!("repos/{REPO}.git")),
+        &["gc", "-q"],
     );
 
     for (repo, says) in [

@@ -1,7 +1,6 @@
 //! Approval, the local publisher and the evaluation callback.
 
 use std::{
-    process::Command,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -47,20 +46,6 @@ async fn callbacks(server: &MockServer) -> Vec<serde_json::Value> {
         .iter()
         .map(|r| serde_json::from_slice(&r.body).unwrap())
         .collect()
-}
-
-fn git(args: &[&str], dir: &std::path::Path) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 async fn published(w: &TestWorker, job: uuid::Uuid) -> (String, String, String, String) {
@@ -129,12 +114,12 @@ async fn an_app_job_is_published_locally_and_called_back_with_the_exact_body() {
         .join("repos")
         .join(format!("{repo_name}.git"));
     let clone_dir = tempfile::tempdir().unwrap();
-    git(
-        &["clone", "-q", bare.to_str().unwrap(), "site"],
+    testkit::git(
         clone_dir.path(),
+        &["clone", "-q", bare.to_str().unwrap(), "site"],
     );
     let site = clone_dir.path().join("site");
-    git(&["checkout", "-q", &sha], &site);
+    testkit::git(&site, &["checkout", "-q", &sha]);
     let version = w.version_of(job).await;
     for file in &version.files {
         let path = pagesmith::domain::SitePath::parse(&file.path).unwrap();
@@ -147,11 +132,11 @@ async fn an_app_job_is_published_locally_and_called_back_with_the_exact_body() {
         );
     }
     assert_eq!(
-        git(&["rev-list", "--count", "HEAD"], &site),
+        testkit::git(&site, &["rev-list", "--count", "HEAD"]),
         "1",
         "one commit for the round"
     );
-    assert!(git(&["log", "-1", "--format=%s"], &site).starts_with("Round 1: dated-page"));
+    assert!(testkit::git(&site, &["log", "-1", "--format=%s"]).starts_with("Round 1: dated-page"));
     // And the pages are the same files.
     let pages = w.data_dir.path().join("pages").join(repo_name);
     assert_eq!(
@@ -163,9 +148,9 @@ async fn an_app_job_is_published_locally_and_called_back_with_the_exact_body() {
     process(&w.env, job).await.unwrap();
     assert_eq!(callbacks(&eval).await.len(), 1);
     assert_eq!(
-        git(
-            &["ls-remote", bare.to_str().unwrap(), "refs/heads/main"],
-            &site
+        testkit::git(
+            &site,
+            &["ls-remote", bare.to_str().unwrap(), "refs/heads/main"]
         )
         .split('\t')
         .next()
