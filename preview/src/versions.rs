@@ -2,6 +2,7 @@
 //! does not ask PostgreSQL on every request, yet a rejection takes effect
 //! within `PREVIEW_TOKEN_CACHE_MS`.
 
+use pagesmith::domain::VersionState;
 use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
@@ -60,7 +61,7 @@ impl FileMeta {
 
 impl Site {
     fn from_version(v: versions::PreviewVersion) -> Self {
-        let servable_until = (v.state == "active").then_some(v.expires_at);
+        let servable_until = (v.state == VersionState::Active.as_str()).then_some(v.expires_at);
         let files = v
             .files
             .into_iter()

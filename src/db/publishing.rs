@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::domain::{CallbackStatus, PagesStatus};
+
 /// A version as published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishRecord {
@@ -67,12 +69,12 @@ pub async fn record(
 pub async fn set_pages_status(
     pool: &PgPool,
     version_id: Uuid,
-    status: &str,
+    status: PagesStatus,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE publishes SET pages_status = $2, pages_checked_at = now() WHERE version_id = $1",
         version_id,
-        status,
+        status.as_str(),
     )
     .execute(pool)
     .await?;
@@ -155,14 +157,14 @@ pub async fn record_delivery(
 pub async fn set_callback_status(
     pool: &PgPool,
     job_id: Uuid,
-    status: &str,
+    status: CallbackStatus,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE app_requests SET callback_status = $2,
                 callback_delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE callback_delivered_at END
          WHERE job_id = $1",
         job_id,
-        status,
+        status.as_str(),
     )
     .execute(pool)
     .await?;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::bundle::FileEntry;
+use crate::{bundle::FileEntry, domain::VersionState};
 
 /// One check and how it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,7 +131,7 @@ pub struct PreviewVersion {
 impl PreviewVersion {
     /// Whether its links still work at `now`.
     pub fn is_servable(&self, now: DateTime<Utc>) -> bool {
-        self.state == "active" && now < self.expires_at
+        self.state == VersionState::Active.as_str() && now < self.expires_at
     }
 }
 
@@ -156,10 +156,18 @@ pub async fn find_by_token(
 }
 
 /// Sets a version's state (`rejected`, `expired`).
-pub async fn set_state(conn: &mut PgConnection, id: Uuid, state: &str) -> Result<(), sqlx::Error> {
-    sqlx::query!("UPDATE versions SET state = $2 WHERE id = $1", id, state)
-        .execute(conn)
-        .await?;
+pub async fn set_state(
+    conn: &mut PgConnection,
+    id: Uuid,
+    state: VersionState,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE versions SET state = $2 WHERE id = $1",
+        id,
+        state.as_str()
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 //! round) changes nothing and says so. A decision shows on the message's
 //! buttons: who took it, and no button that would repeat it.
 
+use pagesmith::domain::{MessagePurpose, VersionState};
 use pagesmith::{
     db::{self, jobs::Job, projects::Project, versions::Version},
     domain::{JobKind, JobPayload, JobState, job::TelegramCallback},
@@ -172,7 +173,7 @@ async fn reject(
     )
     .await?;
     if moved {
-        db::versions::set_state(&mut tx, version.id, "rejected").await?;
+        db::versions::set_state(&mut tx, version.id, VersionState::Rejected).await?;
     }
     tx.commit().await?;
     if !moved {
@@ -207,7 +208,8 @@ async fn ask_for_changes(
         escape(&project.title),
         version.number
     );
-    let prompt = Message::text(chat, text).about(project.id, Some(version.id), "revise_prompt");
+    let prompt =
+        Message::text(chat, text).about(project.id, Some(version.id), MessagePurpose::RevisePrompt);
     env.outbox.put(prompt).await?;
     let by = clicker(click);
     show_decision(env, click, version, Decision::ChangesRequested { by: &by }).await;

@@ -238,7 +238,7 @@ impl TestPreview {
         }
     }
 
-    pub async fn set_state(&self, version: &Version, state: &str) {
+    pub async fn set_state(&self, version: &Version, state: pagesmith::domain::VersionState) {
         let mut conn = self.db.pool.acquire().await.expect("connection");
         versions::set_state(&mut conn, version.id, state)
             .await

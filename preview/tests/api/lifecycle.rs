@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use pagesmith::domain::VersionState;
+
 use crate::helpers::{Options, sample_site, spawn_preview, spawn_preview_with};
 
 #[tokio::test]
@@ -32,7 +34,7 @@ async fn a_rejected_version_gets_410_in_both_views() {
     let app = spawn_preview().await;
     let version = app.create_version(&sample_site()).await;
     assert_eq!(app.get(&version.live("")).await.status(), 200);
-    app.set_state(&version, "rejected").await;
+    app.set_state(&version, VersionState::Rejected).await;
     for path in [
         version.live(""),
         version.safe("index.html"),
@@ -57,7 +59,7 @@ async fn an_expired_version_gets_410() {
     assert_eq!(app.get(&version.live("")).await.status(), 410);
     // `expired` as a state ends it too, whatever the date.
     let other = app.create_version(&[("index.html", b"<p>other</p>")]).await;
-    app.set_state(&other, "expired").await;
+    app.set_state(&other, VersionState::Expired).await;
     assert_eq!(app.get(&other.safe("")).await.status(), 410);
 }
 
@@ -72,7 +74,7 @@ async fn a_rejection_takes_effect_within_the_token_cache_time() {
     .await;
     let version = app.create_version(&sample_site()).await;
     assert_eq!(app.get(&version.live("")).await.status(), 200);
-    app.set_state(&version, "rejected").await;
+    app.set_state(&version, VersionState::Rejected).await;
     // Still remembered as active right after...
     assert_eq!(app.get(&version.live("")).await.status(), 200);
     // ...and gone once the cache entry is older than 2 s.

@@ -1,6 +1,7 @@
 //! `/history`: every version of the chat's latest site, newest first, with
 //! its check scores (structure and behaviour), its state, its commit and its preview link.
 
+use pagesmith::domain::VersionState;
 use pagesmith::{
     db::{self, versions::HistoryEntry},
     domain::{JobState, job::TelegramCommand},
@@ -42,7 +43,9 @@ fn line(env: &Environment, entry: &HistoryEntry) -> String {
         (_, Some(sha)) => format!("🌍 published, commit <code>{}</code>", short(sha)),
         _ => describe(&entry.job_state).to_owned(),
     };
-    let link = if entry.state == "active" && entry.job_state != JobState::Failed.as_str() {
+    let link = if entry.state == VersionState::Active.as_str()
+        && entry.job_state != JobState::Failed.as_str()
+    {
         format!(
             "\n   👀 {}",
             preview_urls(&env.settings.preview_base_url, &entry.preview_token).0

@@ -83,7 +83,7 @@ async fn status(env: &Environment, command: &TelegramCommand) -> Result<String, 
             let error = j
                 .error
                 .as_deref()
-                .filter(|_| j.state == "failed")
+                .filter(|_| j.state == JobState::Failed.as_str())
                 .map(|e| {
                     format!(
                         "\n   ⚠️ {}",

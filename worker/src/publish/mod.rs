@@ -48,13 +48,7 @@ pub struct Published {
 }
 
 /// Whether the pages serve the published commit yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PagesStatus {
-    /// The pages are built from this commit and answer.
-    Built,
-    /// Not confirmed by the cut-off; the callback goes out anyway.
-    Pending,
-}
+pub use pagesmith::domain::PagesStatus;
 
 /// Why publishing failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,6 +8,7 @@
 //! `CALLBACK_ALLOW_PRIVATE=true`, and the request goes to the checked
 //! address, so DNS cannot be switched in between.
 
+use pagesmith::domain::CallbackStatus;
 use std::{net::SocketAddr, time::Duration};
 
 use chrono::Utc;
@@ -95,7 +96,8 @@ pub async fn deliver(
         if let Err(reason) = outcome
             && reason.starts_with("refused:")
         {
-            db::publishing::set_callback_status(&env.pool, app.job_id, "failed").await?;
+            db::publishing::set_callback_status(&env.pool, app.job_id, CallbackStatus::Failed)
+                .await?;
             return Err(JobError::permanent(format!("callback {reason}"), ""));
         }
         let left = (app.deadline - Utc::now()).to_std().unwrap_or_default();
@@ -134,7 +136,7 @@ async fn record_delivery(env: &Environment, job_id: Uuid, margin_ms: i64) -> Res
 }
 
 async fn give_up(env: &Environment, app: &AppRequestRecord, reason: &str) -> Result<(), JobError> {
-    db::publishing::set_callback_status(&env.pool, app.job_id, "failed").await?;
+    db::publishing::set_callback_status(&env.pool, app.job_id, CallbackStatus::Failed).await?;
     Err(JobError::permanent(
         format!("callback not delivered: {reason}"),
         "",

@@ -4,6 +4,7 @@
 //! status updates before that are `progress`.
 
 use pagesmith::db::{self, versions::Version};
+use pagesmith::domain::{MessagePurpose, PagesStatus};
 use uuid::Uuid;
 
 use crate::context::Context;
@@ -75,7 +76,7 @@ pub async fn ready(env: &Environment, ctx: &Context, version: &Version) -> Resul
     let mut message = Message::text(chat_id, text)
         .with_buttons(crate::buttons::review(version.id))
         .once(format!("ready:{}:{chat_id}", version.id))
-        .about(ctx.project.id, Some(version.id), "ready");
+        .about(ctx.project.id, Some(version.id), MessagePurpose::Ready);
     if ctx.chat_id.is_some() {
         message = message.keyed(status_key(ctx.job.id));
     }
@@ -140,7 +141,7 @@ pub async fn published(
     version: &Version,
     record: &pagesmith::db::publishing::PublishRecord,
 ) {
-    let pages = if record.pages_status == "built" {
+    let pages = if record.pages_status == PagesStatus::Built.as_str() {
         ""
     } else {
         " (GitHub Pages may need a minute to build)"
@@ -157,7 +158,7 @@ pub async fn published(
     for chat_id in chats {
         let message = Message::text(chat_id, text.clone())
             .once(format!("published:{}:{chat_id}", version.id))
-            .about(ctx.project.id, Some(version.id), "published");
+            .about(ctx.project.id, Some(version.id), MessagePurpose::Published);
         env.outbox.put_or_log(message, "published").await;
     }
 }

@@ -12,6 +12,7 @@ use crate::{
     environment::Environment,
     telegram::{Message, escape, status_key},
 };
+use pagesmith::domain::MessagePurpose;
 
 /// A stage worth showing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,6 @@ pub async fn show(env: &Environment, ctx: &Context, stage: Stage) {
     let message = Message::text(chat_id, stage_text(stage, ctx))
         .keyed(status_key(ctx.job.id))
         .background()
-        .about(ctx.project.id, None, "status");
+        .about(ctx.project.id, None, MessagePurpose::Status);
     env.outbox.put_or_log(message, "status").await;
 }

@@ -104,7 +104,7 @@ async fn wait_for_pages(
     ctx: &Context,
     mut record: PublishRecord,
 ) -> PublishRecord {
-    if record.pages_status == "built" {
+    if record.pages_status == PagesStatus::Built.as_str() {
         return record;
     }
     let until = tokio::time::Instant::now() + pages_wait(env, ctx);
@@ -114,17 +114,16 @@ async fn wait_for_pages(
         pages_url: record.pages_url.clone(),
     };
     let status = match env.publisher.wait_for_pages(&published, until).await {
-        Ok(PagesStatus::Built) => "built",
-        Ok(PagesStatus::Pending) => "pending",
+        Ok(status) => status,
         Err(e) => {
             tracing::warn!(job.id = %ctx.job.id, error = %e, "pages did not confirm");
-            "pending"
+            PagesStatus::Pending
         }
     };
     if let Err(e) = db::publishing::set_pages_status(&env.pool, record.version_id, status).await {
         tracing::warn!(error = %e, "could not record the pages status");
     }
-    record.pages_status = status.to_owned();
+    record.pages_status = status.as_str().to_owned();
     record
 }
 

@@ -3,6 +3,7 @@
 //! `APP_REVIEW_MARGIN_SECS` before its deadline expires (no callback claims
 //! a publish that did not happen).
 
+use pagesmith::domain::VersionState;
 use std::time::Duration;
 
 use pagesmith::{
@@ -59,7 +60,7 @@ pub async fn app_job(
     )
     .await?;
     if expired {
-        db::versions::set_state(&mut tx, version.id, "expired").await?;
+        db::versions::set_state(&mut tx, version.id, VersionState::Expired).await?;
     }
     tx.commit().await?;
     if expired {

@@ -12,6 +12,7 @@
 //! changes to the same site.
 
 use pagesmith::db::versions::Version;
+use pagesmith::domain::MessagePurpose;
 
 use crate::{
     browser::Shot,
@@ -51,7 +52,7 @@ pub fn spawn(env: &Environment, ctx: &Context, version: &Version, chat_id: i64) 
             let file = format!("{}.png", shot.label);
             let photo = Message::photo(chat_id, shot.png, &file, &caption)
                 .once(format!("screenshot:{version_id}:{chat_id}:{}", shot.label))
-                .about(project_id, Some(version_id), "screenshot");
+                .about(project_id, Some(version_id), MessagePurpose::Screenshot);
             match outbox.put(photo).await {
                 Ok(_) => counted("queued"),
                 Err(e) => {

@@ -2,6 +2,7 @@
 //! of calling Telegram. A queued message is durable (PostgreSQL), so a job
 //! acks as soon as its messages are queued; the delivery loop sends them.
 
+use pagesmith::domain::MessagePurpose;
 use std::sync::Arc;
 
 use pagesmith::db::telegram::{self as queue, Kind, NewMessage, Priority, Record, Target};
@@ -139,11 +140,16 @@ impl Message {
     }
 
     /// Remembers, once delivered, what the message is about.
-    pub fn about(mut self, project_id: Uuid, version_id: Option<Uuid>, purpose: &str) -> Self {
+    pub fn about(
+        mut self,
+        project_id: Uuid,
+        version_id: Option<Uuid>,
+        purpose: MessagePurpose,
+    ) -> Self {
         self.0.record = Some(Record {
             project_id,
             version_id,
-            purpose: purpose.to_owned(),
+            purpose: purpose.as_str().to_owned(),
         });
         self
     }
