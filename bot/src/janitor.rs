@@ -12,7 +12,7 @@ pub async fn run(pool: PgPool, dedupe_ttl: Duration, every: Duration, stop: Canc
             () = tokio::time::sleep(every) => {}
             () = stop.cancelled() => return,
         }
-        match db::ingest::purge_expired_updates(&pool, dedupe_ttl).await {
+        match db::updates::purge_expired_updates(&pool, dedupe_ttl).await {
             Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired update dedupe rows"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not purge dedupe rows"),

@@ -3,8 +3,7 @@
 //! relay that publishes jobs to RabbitMQ.
 
 pub mod error;
-pub mod ingest;
-pub mod intake;
+pub mod group_commit;
 pub mod janitor;
 pub mod polling;
 pub mod relay;
@@ -12,6 +11,7 @@ pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod updates;
 pub mod webhook;
 
 pub use settings::Settings;

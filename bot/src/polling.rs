@@ -2,7 +2,7 @@
 //! instead of waiting for Telegram to post them, so it runs on a laptop
 //! with no public URL.
 //!
-//! Every fetched update takes the webhook's path ([`intake::accept`]: the
+//! Every fetched update takes the webhook's path ([`updates::accept`]: the
 //! same dedupe row, job and outbox row, committed by the same group-commit
 //! lanes). The offset that confirms a batch to Telegram advances only after
 //! the whole batch is committed: with the database away, the next call
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::future::join_all;
-use pagesmith::db::ingest::UpdateRecord;
+use pagesmith::db::updates::UpdateRecord;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::Value;
@@ -29,9 +29,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
-    ingest::{IngestError, Ingestor},
-    intake,
+    group_commit::{IngestError, Ingestor},
     settings::TelegramSettings,
+    updates,
 };
 
 /// Added to the long-poll timeout for the HTTP client's own timeout, so a
@@ -187,7 +187,7 @@ impl Poller {
         let results = join_all(
             records
                 .into_iter()
-                .map(|record| intake::accept(&self.ingestor, record)),
+                .map(|record| updates::accept(&self.ingestor, record)),
         )
         .await;
         if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
@@ -203,7 +203,7 @@ impl Poller {
 /// Each polled update gets its own request id, as each webhook request does,
 /// so its job's logs join up across processes.
 fn record_for(update: &Update) -> UpdateRecord {
-    intake::record_for(update, Some(Uuid::new_v4().to_string()))
+    updates::record_for(update, Some(Uuid::new_v4().to_string()))
 }
 
 /// A batch Telegram sent but we could not parse as a whole (an update without
@@ -227,7 +227,7 @@ fn salvage(error: &RequestError) -> Option<Vec<UpdateRecord>> {
             Err(e) => {
                 let id = value["update_id"].as_i64()?;
                 tracing::warn!(update.id = id, error = %e, "recording an unreadable update as ignored");
-                Some(intake::unreadable(id, Some(Uuid::new_v4().to_string())))
+                Some(updates::unreadable(id, Some(Uuid::new_v4().to_string())))
             }
         })
         .collect();

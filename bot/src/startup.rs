@@ -18,7 +18,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tracing::Instrument;
 
 use crate::{
-    ingest::Ingestor,
+    group_commit::Ingestor,
     janitor,
     polling::Poller,
     relay::{BrokerStatus, Relay},

@@ -6,7 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-use crate::{ingest::Ingestor, relay::BrokerStatus, settings::Settings};
+use crate::{group_commit::Ingestor, relay::BrokerStatus, settings::Settings};
 
 pub struct App {
     pub settings: Settings,

@@ -4,12 +4,12 @@
 pub mod app;
 pub mod chat;
 pub mod generations;
-pub mod ingest;
 pub mod jobs;
 pub mod outbox;
 pub mod projects;
 pub mod publishing;
 pub mod telegram;
+pub mod updates;
 pub mod versions;
 
 use std::time::Duration;

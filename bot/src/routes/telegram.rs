@@ -5,13 +5,13 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
-use pagesmith::{db::ingest::UpdateOutcome, secret::secrets_match};
+use pagesmith::{db::updates::UpdateOutcome, secret::secrets_match};
 use secrecy::ExposeSecret;
 use teloxide_core::types::Update;
 
 use super::{read_body, request_id};
 use crate::{
-    error::ApiError, ingest::IngestError, intake, settings::TelegramMode, state::AppState,
+    error::ApiError, group_commit::IngestError, settings::TelegramMode, state::AppState, updates,
 };
 
 /// Telegram puts the `secret_token` given to `setWebhook` in this header.
@@ -57,8 +57,8 @@ pub async fn webhook(
     })?;
     tracing::Span::current().record("update.id", update.id.0);
 
-    let record = intake::record_for(&update, request_id(&headers));
-    match intake::accept(&state.ingestor, record).await {
+    let record = updates::record_for(&update, request_id(&headers));
+    match updates::accept(&state.ingestor, record).await {
         Ok(UpdateOutcome::Recorded) => Ok(StatusCode::OK),
         Ok(UpdateOutcome::Duplicate) => {
             tracing::debug!("duplicate update");

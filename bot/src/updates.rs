@@ -1,13 +1,13 @@
 //! Turning a Telegram update into the job it asks for, or into nothing.
 
 use pagesmith::{
-    db::ingest::{NewJob, UpdateOutcome, UpdateRecord},
+    db::updates::{NewJob, UpdateOutcome, UpdateRecord},
     domain::{JobPayload, job::TelegramCallback, job::TelegramCommand, job::TelegramPrompt},
 };
 use teloxide_core::types::{Message, Update, UpdateKind};
 use uuid::Uuid;
 
-use crate::ingest::{IngestError, Ingestor};
+use crate::group_commit::{IngestError, Ingestor};
 
 mod chatter;
 

@@ -2,7 +2,7 @@
 //!
 //! Each webhook request hands its update to the [`Ingestor`] and waits. A
 //! lane collects whatever arrived meanwhile into one batch and writes it
-//! with one statement (see `pagesmith::db::ingest`), so under load many
+//! with one statement (see `pagesmith::db::updates`), so under load many
 //! requests share one commit, and each request is answered only after the
 //! commit that holds its update. At low load a batch is a single update and
 //! nothing waits for company.
@@ -15,7 +15,7 @@ use std::{
 
 use pagesmith::db::{
     self,
-    ingest::{UpdateOutcome, UpdateRecord},
+    updates::{UpdateOutcome, UpdateRecord},
 };
 use sqlx::PgPool;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -172,7 +172,7 @@ impl Writer {
     }
 
     async fn record(&self, records: &[UpdateRecord]) -> Result<Vec<UpdateOutcome>, IngestError> {
-        let write = db::ingest::record_updates(&self.pool, self.bot_id, records, self.dedupe_ttl);
+        let write = db::updates::record_updates(&self.pool, self.bot_id, records, self.dedupe_ttl);
         match tokio::time::timeout(BATCH_TIMEOUT, write).await {
             Ok(Ok(outcomes)) => Ok(outcomes),
             Ok(Err(e)) if db::is_unavailable(&e) => Err(IngestError::Unavailable(e.to_string())),
@@ -180,7 +180,7 @@ impl Writer {
                 // A deadlock or serialization failure: nothing was written,
                 // and the same batch goes through on a second try.
                 tracing::warn!(error = %e, "transient conflict; retrying the batch");
-                db::ingest::record_updates(&self.pool, self.bot_id, records, self.dedupe_ttl)
+                db::updates::record_updates(&self.pool, self.bot_id, records, self.dedupe_ttl)
                     .await
                     .map_err(|e| IngestError::Failed(e.to_string()))
             }
