@@ -372,7 +372,14 @@ proptest! {
     fn the_path_validator_never_panics(
         raw in seeded_text("/\\.:%?#*<>| \0\n\t\u{7f}aZ09~-_conCON\u{e9}\u{202e}\u{ff0f}\u{10ffff}", 240),
     ) {
-        let _ = SitePath::parse(&raw);
+        // What it accepts is relative, has no `..` or `\\`, and reads back
+        // as itself.
+        if let Ok(path) = SitePath::parse(&raw) {
+            let s = path.as_str();
+            prop_assert!(!s.is_empty() && !s.starts_with('/') && !s.contains('\\'), "{s:?}");
+            prop_assert!(s.split('/').all(|part| !part.is_empty() && part != "." && part != ".."), "{s:?}");
+            prop_assert_eq!(SitePath::parse(s).ok(), Some(path.clone()));
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! On a second address (`PAGES_ADDR`), it hosts what the local publisher
 //! published: each site, and its repository for `git clone` ([`published`]).
 
+pub mod conditional;
 pub mod encoding;
 pub mod files;
 pub mod headers;

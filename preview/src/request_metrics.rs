@@ -8,7 +8,7 @@ use metrics::{Counter, Histogram};
 const VIEWS: [&str; 5] = ["live", "safe", "health", "metrics", "other"];
 
 /// Statuses this server answers with; anything else is counted by lookup.
-const STATUSES: [u16; 8] = [200, 304, 308, 404, 405, 410, 500, 503];
+const STATUSES: [u16; 8] = [200, 301, 304, 404, 405, 410, 500, 503];
 
 /// The handles, one per view and status.
 pub struct RequestMetrics {

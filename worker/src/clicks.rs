@@ -53,8 +53,9 @@ async fn handle(env: &Environment, click: &TelegramCallback) -> Result<(String, 
     let Some(project) = db::projects::get(&env.pool, version.project_id).await? else {
         return Ok((clicks::SITE_GONE.into(), true));
     };
-    let authorized = project.owner_user_id == Some(click.user_id)
-        || env.settings.reviewer_user_ids.contains(&click.user_id);
+    let authorized = env
+        .settings
+        .may_decide(project.owner_user_id, click.user_id);
     if !authorized {
         tracing::info!(user = click.user_id, version.id = %version.id, "unauthorized click refused");
         return Ok((

@@ -129,6 +129,12 @@ impl Default for SiteLimits {
 }
 
 impl Settings {
+    /// Whether `user` may decide on, or roll back, a site `owner` asked
+    /// for: the owner, or a configured reviewer.
+    pub fn may_decide(&self, owner: Option<i64>, user: i64) -> bool {
+        owner == Some(user) || self.reviewer_user_ids.contains(&user)
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::read(Env::from_process())
     }

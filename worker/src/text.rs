@@ -1,7 +1,27 @@
-//! Small text helpers used everywhere, one of each: shortening (messages,
-//! details, titles), and HTML escaping (the root crate's, re-exported).
+//! Small text helpers used everywhere, one of each: cutting to a length (in
+//! characters or in bytes, never inside a character), shortening for people
+//! (at a word, with an ellipsis), and HTML escaping (the root crate's,
+//! re-exported).
 
 pub use pagesmith::sanitize::escape;
+
+/// The first `max` characters of `text`.
+pub fn prefix_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a
+/// character boundary.
+pub fn prefix_bytes(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 /// At most `max` characters (plus an ellipsis), cut at a word boundary when
 /// one is near the end.
@@ -20,6 +40,15 @@ pub fn shorten(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixes_never_split_a_character() {
+        assert_eq!(prefix_chars("héllo", 2), "hé");
+        assert_eq!(prefix_chars("hé", 5), "hé");
+        assert_eq!(prefix_bytes("héllo", 2), "h");
+        assert_eq!(prefix_bytes("héllo", 3), "hé");
+        assert_eq!(prefix_bytes("hi", 10), "hi");
+    }
 
     #[test]
     fn markup_is_escaped() {

@@ -15,7 +15,10 @@ use pagesmith::domain::file_type;
 use tokio_util::io::ReaderStream;
 
 use super::{Hosting, is_repo_name, regular_file_below};
-use crate::routes::{pages, site::requested_path};
+use crate::{
+    conditional,
+    routes::{pages, site::requested_path},
+};
 
 /// GitHub Pages' own: browsers may reuse a file for ten minutes.
 const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("max-age=600");
@@ -34,7 +37,7 @@ pub async fn serve(State(hosting): State<Hosting>, uri: Uri, headers: HeaderMap)
     };
     // `/{repo}` → `/{repo}/`, so the site's relative links resolve.
     let Some(raw_path) = raw_path else {
-        return redirect(format!("{full}/"));
+        return conditional::to_directory(full).unwrap_or_else(pages::not_published);
     };
     let Some(path) = requested_path(raw_path) else {
         return pages::not_published();
@@ -46,7 +49,7 @@ pub async fn serve(State(hosting): State<Hosting>, uri: Uri, headers: HeaderMap)
             // `/{repo}/docs` where `docs/index.html` exists.
             let index = format!("{}/index.html", path.as_str());
             if !raw_path.ends_with('/') && regular_file_below(&commit_dir, &index).await.is_some() {
-                return redirect(format!("{full}/"));
+                return conditional::to_directory(full).unwrap_or_else(pages::not_published);
             }
             return pages::not_published();
         }
@@ -55,14 +58,7 @@ pub async fn serve(State(hosting): State<Hosting>, uri: Uri, headers: HeaderMap)
     // The commit names the bytes: a file's tag changes exactly when a new
     // round is published.
     let etag = HeaderValue::from_str(&format!("\"{commit}\"")).expect("hex is header-safe");
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == etag.to_str().unwrap_or_default())
-        });
-    let mut response = match fresh {
+    let mut response = match conditional::etag_matches(&headers, &etag) {
         true => StatusCode::NOT_MODIFIED.into_response(),
         false => match tokio::fs::File::open(&file).await {
             Ok(handle) => {
@@ -108,15 +104,4 @@ async fn current_commit(hosting: &Hosting, repo: &str) -> Option<String> {
     let sha = sha.to_str()?;
     let is_sha = sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit());
     (commits == ".commits" && is_sha).then(|| sha.to_owned())
-}
-
-fn redirect(location: String) -> Response {
-    match HeaderValue::from_str(&location) {
-        Ok(location) => (
-            StatusCode::MOVED_PERMANENTLY,
-            [(header::LOCATION, location)],
-        )
-            .into_response(),
-        Err(_) => pages::not_published(),
-    }
 }

@@ -22,7 +22,7 @@ use percent_encoding::percent_decode_str;
 use tokio_util::io::ReaderStream;
 
 use crate::{
-    encoding,
+    conditional, encoding,
     files::{Content, FileError},
     routes::pages,
     state::AppState,
@@ -64,22 +64,22 @@ async fn serve(state: &AppState, view: View, uri: &Uri, headers: &HeaderMap) -> 
     }
     // `/p/{token}` → `/p/{token}/`, so the site's relative links resolve.
     let Some(raw_path) = raw_path else {
-        return redirect_to_directory(full);
+        return conditional::to_directory(full).unwrap_or_else(pages::not_found);
     };
     let Some(path) = requested_path(raw_path) else {
         return pages::not_found();
     };
     let Some(file) = site.file(path.as_str()) else {
         if site.has_index_under(path.as_str()) && !raw_path.ends_with('/') {
-            return redirect_to_directory(full);
+            return conditional::to_directory(full).unwrap_or_else(pages::not_found);
         }
         return pages::not_found();
     };
 
     let etag = file.etag(view);
-    let mut response = match headers.get(header::IF_NONE_MATCH) {
-        Some(wanted) if etag_matches(wanted, etag) => StatusCode::NOT_MODIFIED.into_response(),
-        _ => match state.files.read(&site, view, file).await {
+    let mut response = match conditional::etag_matches(headers, etag) {
+        true => StatusCode::NOT_MODIFIED.into_response(),
+        false => match state.files.read(&site, view, file).await {
             Ok(Content::Bytes(bytes)) => encoded_response(state, view, file, headers, bytes).await,
             Ok(Content::File(handle, len)) => {
                 let mut response = Response::new(Body::from_stream(ReaderStream::new(handle)));
@@ -173,34 +173,6 @@ pub(crate) fn requested_path(raw: &str) -> Option<SitePath> {
     }
 }
 
-fn redirect_to_directory(path: &str) -> Response {
-    match HeaderValue::from_str(&format!("{path}/")) {
-        Ok(location) => (
-            StatusCode::PERMANENT_REDIRECT,
-            [(header::LOCATION, location)],
-        )
-            .into_response(),
-        Err(_) => pages::not_found(),
-    }
-}
-
-/// `If-None-Match` against our ETag, by the weak comparison the header
-/// calls for (a compressed response's ETag comes back as `W/"..."`).
-fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
-    let Ok(wanted) = if_none_match.to_str() else {
-        return false;
-    };
-    let ours = strip_weak(etag.to_str().unwrap_or_default());
-    wanted
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || strip_weak(tag) == ours)
-}
-
-fn strip_weak(tag: &str) -> &str {
-    tag.strip_prefix("W/").unwrap_or(tag)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,24 +188,5 @@ mod tests {
         assert_eq!(path("a%5cb"), None);
         assert_eq!(path("a%00b"), None);
         assert_eq!(path("%c0%ae%c0%ae/x"), None);
-    }
-
-    #[test]
-    fn if_none_match_uses_weak_comparison() {
-        let ours = HeaderValue::from_static("\"abc\"");
-        for (header, matches) in [
-            ("\"abc\"", true),
-            ("W/\"abc\"", true),
-            ("\"x\", \"abc\"", true),
-            ("*", true),
-            ("\"abcd\"", false),
-            ("abc", false),
-        ] {
-            assert_eq!(
-                etag_matches(&HeaderValue::from_static(header), &ours),
-                matches,
-                "{header}"
-            );
-        }
     }
 }

@@ -37,7 +37,7 @@ async fn directories_serve_their_index_and_bare_paths_redirect_to_them() {
     let version = app.create_version(&sample_site()).await;
 
     let root = app.get(&format!("/p/{}", version.token)).await;
-    assert_eq!(root.status(), 308);
+    assert_eq!(root.status(), 301);
     assert_eq!(root.headers()["location"], format!("/p/{}/", version.token));
     assert_eq!(root.headers()["x-content-type-options"], "nosniff");
 
@@ -52,7 +52,7 @@ async fn directories_serve_their_index_and_bare_paths_redirect_to_them() {
     );
 
     let docs = app.get(&version.live("docs")).await;
-    assert_eq!(docs.status(), 308);
+    assert_eq!(docs.status(), 301);
     assert_eq!(docs.headers()["location"], version.live("docs/"));
     let docs = app.get(&version.live("docs/")).await.text().await.unwrap();
     assert!(docs.contains("docs home"), "{docs}");

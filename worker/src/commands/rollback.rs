@@ -41,8 +41,9 @@ pub async fn run(env: &Environment, command: &TelegramCommand) -> Result<String,
     let Some(project) = chat_project(env, command).await? else {
         return Ok(NO_SITE.to_owned());
     };
-    let authorized = project.owner_user_id == Some(command.user_id)
-        || env.settings.reviewer_user_ids.contains(&command.user_id);
+    let authorized = env
+        .settings
+        .may_decide(project.owner_user_id, command.user_id);
     if !authorized {
         tracing::info!(user = command.user_id, project.id = %project.id, "unauthorized rollback refused");
         return Ok(

@@ -223,13 +223,9 @@ fn truncate(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
     }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let cut = &text[..end];
+    let cut = crate::text::prefix_bytes(text, max);
     match cut.rfind('\n') {
-        Some(nl) if nl >= end / 2 => &cut[..nl],
+        Some(nl) if nl >= cut.len() / 2 => &cut[..nl],
         _ => cut,
     }
 }

@@ -174,10 +174,11 @@ async fn request(
     };
     Ok(PublishRequest {
         repo_name: name,
-        description: truncate(
+        description: crate::text::prefix_chars(
             &format!("{} — built with pagesmith", ctx.project.title),
             300,
-        ),
+        )
+        .to_owned(),
         files,
         message: format!(
             "Round {round}: {subject}\n\nPublished by pagesmith (version {}).",
@@ -185,10 +186,6 @@ async fn request(
         ),
         commit_time: version.created_at,
     })
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
 }
 
 fn job_error(e: PublishError) -> JobError {

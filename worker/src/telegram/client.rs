@@ -259,10 +259,10 @@ pub fn truncate(text: &str, limit: usize) -> String {
         return text.to_owned();
     }
     let budget = limit - 20;
-    let cut: String = text.chars().take(budget).collect();
+    let cut = crate::text::prefix_chars(text, budget);
     let cut = match cut.rfind('\n') {
         Some(i) if i > budget / 2 => &cut[..i],
-        _ => cut.as_str(),
+        _ => cut,
     };
     // Never leave a half-open HTML tag behind.
     let cut = match (cut.rfind('<'), cut.rfind('>')) {

@@ -249,11 +249,7 @@ fn text_block(attachment: &Attachment, json: bool) -> String {
 /// At most [`MAX_TEXT`] bytes of `text`, cut at a character boundary, so
 /// a large attachment cannot make the page huge.
 pub fn clip(text: &str) -> &str {
-    let mut end = text.len().min(MAX_TEXT);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    crate::text::prefix_bytes(text, MAX_TEXT)
 }
 
 fn size(bytes: usize) -> String {
