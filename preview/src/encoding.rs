@@ -11,6 +11,22 @@ use bytes::Bytes;
 /// Smaller bodies gain too little to be worth a `Content-Encoding`.
 pub const MIN_SIZE: usize = 1024;
 
+/// What both origins' compression layer compresses as it goes out: bodies
+/// larger than [`MIN_SIZE`], except what is compressed already (images, woff
+/// fonts, git's objects) or must stream unbuffered (SSE, gRPC).
+pub fn compressible() -> impl tower_http::compression::Predicate {
+    use tower_http::compression::{
+        Predicate,
+        predicate::{NotForContentType, SizeAbove},
+    };
+    SizeAbove::new(MIN_SIZE as u16)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::const_new("font/woff"))
+        .and(NotForContentType::const_new("application/x-git"))
+        .and(NotForContentType::SSE)
+        .and(NotForContentType::GRPC)
+}
+
 /// The content codings offered, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Coding {

@@ -18,10 +18,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::{
-    compression::{
-        CompressionLayer, Predicate,
-        predicate::{NotForContentType, SizeAbove},
-    },
+    compression::CompressionLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
 };
 use tracing::Instrument;
@@ -146,11 +143,7 @@ pub fn router(state: AppState) -> Router {
     // `encoding`); this layer compresses the rest (large files, the
     // server's own pages) as they go out. Small bodies gain nothing; images
     // and woff fonts are compressed already.
-    let compressible = SizeAbove::new(1024)
-        .and(NotForContentType::IMAGES)
-        .and(NotForContentType::const_new("font/woff"))
-        .and(NotForContentType::SSE)
-        .and(NotForContentType::GRPC);
+    let compressible = crate::encoding::compressible();
     // Outermost first: the request id is set (generated when absent)
     // before `finish` reads it, and echoed on the way out.
     let layers = ServiceBuilder::new()

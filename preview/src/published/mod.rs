@@ -32,10 +32,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
-use tower_http::compression::{
-    CompressionLayer, Predicate,
-    predicate::{NotForContentType, SizeAbove},
-};
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tracing::Instrument;
 
@@ -65,10 +62,7 @@ impl Hosting {
 
 /// The pages origin's routes.
 pub fn router(hosting: Hosting) -> Router {
-    let compressible = SizeAbove::new(1024)
-        .and(NotForContentType::IMAGES)
-        .and(NotForContentType::const_new("font/woff"))
-        .and(NotForContentType::const_new("application/x-git"));
+    let compressible = crate::encoding::compressible();
     Router::new()
         .route("/health", get(health))
         .route("/git/{*rest}", get(git::serve))
