@@ -9,12 +9,10 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-use futures::future::join_all;
 use tokio::time::Instant;
 
 use crate::{
     Suite,
-    ledger::{self, Accepted, AppKey},
     report::Row,
     system::{Options, System},
 };
@@ -50,40 +48,15 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
         )
         .await?,
     );
-    let keys: Vec<AppKey> = (1..=requests)
-        .map(|i| AppKey {
-            task: format!("capacity-{i}"),
-            round: 1,
-            nonce: format!("capacity-nonce-{i}"),
-        })
-        .collect();
     let sent_at = Utc::now();
-    let answers = join_all(keys.iter().map(|key| {
-        let system = system.clone();
-        async move {
-            let body = system.app_request(&key.task, key.round, &key.nonce);
-            system.post_app(&body).await
-        }
-    }))
-    .await;
-    let refused = answers
-        .iter()
-        .filter(|s| !s.is_some_and(|s| s.as_u16() == 200))
-        .count();
-    let accepted = Accepted {
-        app: keys,
-        updates: Vec::new(),
-    };
-    let wait = Duration::from_secs(DEADLINE_SECS + 60);
-    let mut tally = ledger::settle_and_count(&system, &accepted, wait).await?;
-    if refused != 0 {
-        tally
-            .problems
-            .push(format!("{refused} requests not answered 200"));
-    }
-    let by_llm = system
-        .count("SELECT count(*) FROM versions WHERE generator LIKE 'llm:%'")
-        .await?;
+    let tally = super::tasks_at_once(
+        &system,
+        "capacity",
+        requests,
+        Duration::from_secs(DEADLINE_SECS + 60),
+    )
+    .await?;
+    let by_llm = super::sites_by_llm(&system).await?;
     let mut seconds: Vec<f64> = system
         .evaluator
         .accepted()

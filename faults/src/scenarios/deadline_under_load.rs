@@ -5,12 +5,10 @@
 
 use std::{sync::Arc, time::Duration};
 
-use futures::future::join_all;
 use tokio::time::Instant;
 
 use crate::{
     Suite,
-    ledger::{self, Accepted, AppKey},
     report::Row,
     system::{Options, System},
 };
@@ -35,40 +33,10 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
         )
         .await?,
     );
-    let keys: Vec<AppKey> = (1..=requests)
-        .map(|i| AppKey {
-            task: format!("deadline-{i}"),
-            round: 1,
-            nonce: format!("deadline-nonce-{i}"),
-        })
-        .collect();
-    let answers = join_all(keys.iter().map(|key| {
-        let system = system.clone();
-        async move {
-            let body = system.app_request(&key.task, key.round, &key.nonce);
-            system.post_app(&body).await
-        }
-    }))
-    .await;
-    let refused = answers
-        .iter()
-        .filter(|s| !s.is_some_and(|s| s.as_u16() == 200))
-        .count();
-
-    let accepted = Accepted {
-        app: keys,
-        updates: Vec::new(),
-    };
-    let mut tally = ledger::settle_and_count(&system, &accepted, Duration::from_secs(660)).await?;
-    if refused != 0 {
-        tally
-            .problems
-            .push(format!("{refused} requests not answered 200"));
-    }
+    let tally =
+        super::tasks_at_once(&system, "deadline", requests, Duration::from_secs(660)).await?;
     let llm_calls = system.llm.calls();
-    let by_llm = system
-        .count("SELECT count(*) FROM versions WHERE generator LIKE 'llm:%'")
-        .await?;
+    let by_llm = super::sites_by_llm(&system).await?;
     Ok(Row {
         scenario: "6. deadline under load",
         load: format!(

@@ -11,7 +11,16 @@ mod load;
 mod slow_dependencies;
 mod worker_killed;
 
-use crate::{Suite, report::Row};
+use std::{sync::Arc, time::Duration};
+
+use futures::future::join_all;
+
+use crate::{
+    Suite,
+    ledger::{self, Accepted, AppKey, Tally},
+    report::Row,
+    system::System,
+};
 
 /// Every scenario, by name, in the order the suite runs them.
 pub const ALL: &[&str] = &[
@@ -37,4 +46,52 @@ pub async fn run(suite: &Suite, name: &str) -> anyhow::Result<Row> {
         "capacity" => capacity::run(suite).await,
         other => anyhow::bail!("no scenario {other:?}; there are: {}", ALL.join(", ")),
     }
+}
+
+/// Posts `n` round-1 `/app` tasks (`{name}-{i}`) all at once, then counts
+/// them once settled (waiting up to `settle`); a request not answered 200
+/// is a problem in the tally.
+async fn tasks_at_once(
+    system: &Arc<System>,
+    name: &str,
+    n: usize,
+    settle: Duration,
+) -> anyhow::Result<Tally> {
+    let keys: Vec<AppKey> = (1..=n)
+        .map(|i| AppKey {
+            task: format!("{name}-{i}"),
+            round: 1,
+            nonce: format!("{name}-nonce-{i}"),
+        })
+        .collect();
+    let answers = join_all(keys.iter().map(|key| {
+        let system = system.clone();
+        async move {
+            let body = system.app_request(&key.task, key.round, &key.nonce);
+            system.post_app(&body).await
+        }
+    }))
+    .await;
+    let refused = answers
+        .iter()
+        .filter(|s| !s.is_some_and(|s| s.as_u16() == 200))
+        .count();
+    let accepted = Accepted {
+        app: keys,
+        updates: Vec::new(),
+    };
+    let mut tally = ledger::settle_and_count(system, &accepted, settle).await?;
+    if refused != 0 {
+        tally
+            .problems
+            .push(format!("{refused} requests not answered 200"));
+    }
+    Ok(tally)
+}
+
+/// Versions the LLM wrote (the rest fell back to the built-in template).
+async fn sites_by_llm(system: &System) -> anyhow::Result<i64> {
+    system
+        .count("SELECT count(*) FROM versions WHERE generator LIKE 'llm:%'")
+        .await
 }

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use pagesmith::bundle::View;
 use worker::{error::JobError, process::process};
 
-use crate::helpers::{STATUS_MESSAGE, Step, good_site, spawn};
+use crate::helpers::{STATUS_MESSAGE, Step, TestWorker, good_site, spawn};
 
 #[tokio::test]
 async fn a_prompt_becomes_a_checked_version_with_its_bundle_and_live_progress() {
@@ -369,8 +369,13 @@ async fn a_run_that_fails_after_generation_resumes_without_generating_again() {
     );
 }
 
-#[tokio::test]
-async fn two_deliveries_at_once_run_the_job_once() {
+/// A job whose run is waiting in its LLM call until `gate` is notified.
+async fn a_run_waiting_on_the_llm() -> (
+    TestWorker,
+    Arc<tokio::sync::Notify>,
+    uuid::Uuid,
+    tokio::task::JoinHandle<Result<(), JobError>>,
+) {
     let gate = Arc::new(tokio::sync::Notify::new());
     let w = spawn(vec![Step::Block(gate.clone())], vec![], &[]).await;
     let job = w.prompt("A site", None).await;
@@ -382,6 +387,12 @@ async fn two_deliveries_at_once_run_the_job_once() {
         || async { (w.llm.calls() == 1).then_some(()) },
     )
     .await;
+    (w, gate, job, first)
+}
+
+#[tokio::test]
+async fn two_deliveries_at_once_run_the_job_once() {
+    let (w, gate, job, first) = a_run_waiting_on_the_llm().await;
     let second = process(&w.env, job).await;
     assert!(matches!(second, Err(JobError::Busy)), "{second:?}");
     gate.notify_waiters();
@@ -390,21 +401,10 @@ async fn two_deliveries_at_once_run_the_job_once() {
 }
 
 /// Another worker (its own lock session) cannot run the job while this
-/// one does, and can once it is done; the run held no pool connection for
-/// its lock while it waited.
+/// one does, and can once it is done.
 #[tokio::test]
 async fn another_worker_cannot_take_a_job_this_one_is_running() {
-    let gate = Arc::new(tokio::sync::Notify::new());
-    let w = spawn(vec![Step::Block(gate.clone())], vec![], &[]).await;
-    let job = w.prompt("A site", None).await;
-    let env = w.env.clone();
-    let first = tokio::spawn(async move { process(&env, job).await });
-    testkit::eventually(
-        "the first run to start",
-        std::time::Duration::from_secs(10),
-        || async { (w.llm.calls() == 1).then_some(()) },
-    )
-    .await;
+    let (w, gate, job, first) = a_run_waiting_on_the_llm().await;
     let other_worker = worker::lock::JobLocks::new(w.db.pool.clone());
     assert!(other_worker.try_acquire(job).await.unwrap().is_none());
     assert_eq!(w.env.locks.held().await, 1);

@@ -376,6 +376,22 @@ async fn a_message_queued_once_is_not_queued_again() {
     assert_eq!(s.api.texts_in(CHAT), ["ready"]);
 }
 
+/// A prompt from the user of [`OTHER_CHAT`], as the bot records it.
+async fn flower_shop_prompt(w: &TestWorker) -> uuid::Uuid {
+    w.insert_job(pagesmith::domain::JobPayload::Prompt(
+        pagesmith::domain::job::TelegramPrompt {
+            chat_id: OTHER_CHAT,
+            user_id: OTHER_CHAT,
+            message_id: 1,
+            text: "A site for my flower shop".into(),
+            reply_to_message_id: None,
+            revise: false,
+            user_name: None,
+        },
+    ))
+    .await
+}
+
 /// The job is what matters: a chat Telegram holds back for five minutes
 /// delays neither that job nor the next chat's.
 #[tokio::test]
@@ -395,19 +411,7 @@ async fn no_job_waits_on_a_rate_limited_chat() {
         .unwrap();
     assert_eq!(w.state(held).await, "preview_ready");
 
-    let served = w
-        .insert_job(pagesmith::domain::JobPayload::Prompt(
-            pagesmith::domain::job::TelegramPrompt {
-                chat_id: OTHER_CHAT,
-                user_id: OTHER_CHAT,
-                message_id: 1,
-                text: "A site for my flower shop".into(),
-                reply_to_message_id: None,
-                revise: false,
-                user_name: None,
-            },
-        ))
-        .await;
+    let served = flower_shop_prompt(&w).await;
     tokio::time::timeout(Duration::from_secs(30), process(&w.env, served))
         .await
         .expect("the next job does not wait either")
@@ -473,17 +477,7 @@ async fn a_conversation_with_a_short_429_in_one_chat_serves_the_other_at_once() 
         }))
         .await;
     process(&w.env, status).await.unwrap();
-    let served = w
-        .insert_job(JobPayload::Prompt(pagesmith::domain::job::TelegramPrompt {
-            chat_id: OTHER_CHAT,
-            user_id: OTHER_CHAT,
-            message_id: 1,
-            text: "A site for my flower shop".into(),
-            reply_to_message_id: None,
-            revise: false,
-            user_name: None,
-        }))
-        .await;
+    let served = flower_shop_prompt(&w).await;
     process(&w.env, served).await.unwrap();
 
     // The other chat gets its ready message while the first still waits.
