@@ -222,6 +222,9 @@ async fn jobs_waiting_on_the_llm(jobs: usize, llm_max: &str) -> (TestWorker, Vec
             // All the prompts come from one chat; its allowance is not
             // what is tested here.
             ("CHAT_LLM_PER_HOUR", "0"),
+            // Fewer connections than waiting jobs: a job waiting on the LLM
+            // holds none (its lock is on the worker's one lock session).
+            ("DATABASE_MAX_CONNECTIONS", "4"),
         ],
     )
     .await;
