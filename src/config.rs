@@ -6,7 +6,9 @@
 
 use std::{collections::HashMap, fmt, path::PathBuf, str::FromStr};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::queue::{Brokers, QueueType, Topology};
 
 /// One variable that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,10 +196,13 @@ pub struct CommonSettings {
     pub database_url: SecretString,
     /// `DATABASE_MAX_CONNECTIONS` (default 16).
     pub database_max_connections: u32,
-    /// `AMQP_URL`: RabbitMQ connection string.
-    pub amqp_url: SecretString,
+    /// `AMQP_URL`: RabbitMQ connection string, or several (a cluster's
+    /// nodes) separated by commas.
+    pub brokers: Brokers,
     /// `AMQP_QUEUE_PREFIX` (default `pagesmith`): prefix of every queue name.
     pub queue_prefix: String,
+    /// `AMQP_QUEUE_TYPE` (default `classic`): `quorum` on a cluster.
+    pub queue_type: QueueType,
     /// `DATA_DIR` (default `./data`): bundles, local repositories.
     pub data_dir: PathBuf,
     /// `LOG_FORMAT` (default `pretty`).
@@ -207,11 +212,26 @@ pub struct CommonSettings {
 impl CommonSettings {
     pub const DEFAULT_QUEUE_PREFIX: &str = "pagesmith";
 
+    /// The queues these settings name.
+    pub fn topology(&self) -> Topology {
+        Topology::new(self.queue_prefix.clone()).with_queue_type(self.queue_type)
+    }
+
     /// Reads the shared variables, recording problems in `env`.
     pub fn read(env: &mut Env) -> Self {
         let database_url = env.required_secret("DATABASE_URL");
         let database_max_connections = env.parse_or("DATABASE_MAX_CONNECTIONS", 16);
-        let amqp_url = env.required_secret("AMQP_URL");
+        let brokers = env.required_secret("AMQP_URL");
+        let brokers = match brokers.expose_secret().parse::<Brokers>() {
+            Ok(brokers) => brokers,
+            Err(problem) => {
+                if !brokers.expose_secret().is_empty() {
+                    env.reject("AMQP_URL", problem);
+                }
+                "amqp://unset".parse().expect("a valid placeholder")
+            }
+        };
+        let queue_type = env.parse_or("AMQP_QUEUE_TYPE", QueueType::Classic);
         let queue_prefix = env
             .optional("AMQP_QUEUE_PREFIX")
             .unwrap_or_else(|| Self::DEFAULT_QUEUE_PREFIX.to_owned());
@@ -229,8 +249,9 @@ impl CommonSettings {
         Self {
             database_url,
             database_max_connections,
-            amqp_url,
+            brokers,
             queue_prefix,
+            queue_type,
             data_dir,
             log_format,
         }
@@ -275,6 +296,40 @@ mod tests {
         assert_eq!(common.queue_prefix, "pagesmith");
         assert_eq!(common.log_format, LogFormat::Pretty);
         assert_eq!(common.database_max_connections, 16);
+    }
+
+    #[test]
+    fn several_brokers_and_a_queue_type_are_read() {
+        let mut env = Env::from_vars([
+            ("DATABASE_URL", "postgres://localhost/x"),
+            ("AMQP_URL", "amqp://a:5701,amqp://b:5702"),
+            ("AMQP_QUEUE_TYPE", "Quorum"),
+        ]);
+        let common = CommonSettings::read(&mut env);
+        env.finish().unwrap();
+        assert_eq!(common.brokers.len(), 2);
+        assert_eq!(common.topology().queue_type(), QueueType::Quorum);
+    }
+
+    #[test]
+    fn a_bad_broker_list_or_queue_type_is_named() {
+        let mut env = Env::from_vars([
+            ("DATABASE_URL", "postgres://localhost/x"),
+            ("AMQP_URL", "amqp://a,redis://b"),
+            ("AMQP_QUEUE_TYPE", "mirrored"),
+        ]);
+        let _ = CommonSettings::read(&mut env);
+        let text = env.finish().unwrap_err().to_string();
+        assert!(
+            text.contains("AMQP_URL: URL 2 has scheme `redis`"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "AMQP_QUEUE_TYPE: could not parse `mirrored`: expected one of `classic`, `quorum`"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -25,6 +25,9 @@ enum Command {
     /// Apply pending database migrations and exit (compose's one-shot
     /// `migrate` service; every binary also migrates at start-up).
     Migrate,
+    /// Convert every queue to AMQP_QUEUE_TYPE (e.g. classic → quorum),
+    /// messages included, then exit. Stop the bot and workers first.
+    ConvertQueues,
     /// Register the webhook with Telegram (setWebhook).
     SetWebhook {
         /// The public https URL of /telegram/webhook. Defaults to TELEGRAM_WEBHOOK_URL.
@@ -51,6 +54,25 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             pagesmith::db::connect_and_migrate(&settings.common).await?;
             tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::ConvertQueues => {
+            let common = &settings.common;
+            let connection = common.brokers.connect("pagesmith-convert-queues").await?;
+            let report = pagesmith::queue::convert(&connection, &common.topology()).await?;
+            for (queue, moved) in &report.converted {
+                println!(
+                    "converted {queue} to {} ({moved} messages moved)",
+                    common.queue_type
+                );
+            }
+            println!(
+                "{} queues converted, {} already {}",
+                report.converted.len(),
+                report.unchanged.len(),
+                common.queue_type
+            );
+            let _ = connection.close(200, "converted".into()).await;
             Ok(())
         }
         Command::SetWebhook {

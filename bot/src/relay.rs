@@ -14,9 +14,8 @@ use std::{
 use lapin::Connection;
 use pagesmith::{
     db::{self, outbox::OutboxMessage},
-    queue::{self, ConfirmedChannel, Outgoing, Topology},
+    queue::{Brokers, ConfirmedChannel, Outgoing, Topology},
 };
-use secrecy::SecretString;
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -65,7 +64,7 @@ impl From<sqlx::Error> for RelayError {
 /// The relay task's inputs.
 pub struct Relay {
     pub pool: PgPool,
-    pub amqp_url: SecretString,
+    pub brokers: Brokers,
     pub topology: Topology,
     /// Notified by ingress after each commit that added rows.
     pub wakeup: Arc<Notify>,
@@ -103,10 +102,19 @@ impl Relay {
         }
     }
 
-    async fn connect(&self) -> Result<(Connection, ConfirmedChannel), lapin::Error> {
-        let connection = queue::connect(&self.amqp_url, "pagesmith-bot-relay").await?;
-        let channel = ConfirmedChannel::open(&connection).await?;
-        self.topology.declare(channel.channel()).await?;
+    async fn connect(&self) -> Result<(Connection, ConfirmedChannel), String> {
+        let connection = self
+            .brokers
+            .connect("pagesmith-bot-relay")
+            .await
+            .map_err(|e| e.to_string())?;
+        let channel = ConfirmedChannel::open(&connection)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.topology
+            .declare(channel.channel())
+            .await
+            .map_err(|e| e.to_string())?;
         Ok((connection, channel))
     }
 

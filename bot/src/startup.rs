@@ -10,7 +10,7 @@ use axum::{
     response::Response,
     routing::{get, post},
 };
-use pagesmith::{db, queue::Topology, telemetry::RequestLog};
+use pagesmith::{db, telemetry::RequestLog};
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
@@ -54,8 +54,8 @@ impl Application {
         );
         let relay = Relay {
             pool: pool.clone(),
-            amqp_url: settings.common.amqp_url.clone(),
-            topology: Topology::new(settings.common.queue_prefix.clone()),
+            brokers: settings.common.brokers.clone(),
+            topology: settings.common.topology(),
             wakeup: outbox_wakeup.clone(),
             status: broker.clone(),
             settings: settings.relay.clone(),

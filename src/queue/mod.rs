@@ -1,14 +1,15 @@
 //! RabbitMQ: the queue topology, declared in one place, and confirmed
 //! publishing.
 
+mod brokers;
+mod convert;
 mod publish;
 mod topology;
 
+pub use brokers::{Brokers, ConnectError};
+pub use convert::{ConvertError, ConvertReport, convert};
 pub use publish::{ConfirmedChannel, Outgoing, SendError};
-pub use topology::Topology;
-
-use lapin::{Connection, ConnectionProperties};
-use secrecy::{ExposeSecret, SecretString};
+pub use topology::{QueueType, Topology};
 
 /// The request id travels in this message header (the same name as the
 /// HTTP header), so one job's logs join up across processes.
@@ -17,13 +18,6 @@ pub use crate::telemetry::REQUEST_ID_HEADER;
 pub const JOB_ID_HEADER: &str = "x-job-id";
 /// AMQP header carrying the reason a message was dead-lettered.
 pub const FAILURE_REASON_HEADER: &str = "x-failure-reason";
-
-/// Opens a connection named after the process, so the broker's management
-/// views show who is connected.
-pub async fn connect(url: &SecretString, name: &str) -> Result<Connection, lapin::Error> {
-    let properties = ConnectionProperties::default().with_connection_name(name.to_owned().into());
-    Connection::connect(url.expose_secret(), properties).await
-}
 
 /// A string header of a delivery, if present.
 pub fn header(properties: &lapin::BasicProperties, name: &str) -> Option<String> {

@@ -12,8 +12,14 @@
 //! All queues are durable and all messages persistent. Messages go through
 //! the default exchange, routed by queue name, published `mandatory` so a
 //! missing queue is an error, not a silent drop.
+//!
+//! Every queue is of one [`QueueType`] (`AMQP_QUEUE_TYPE`): classic, on one
+//! node, or quorum, replicated over a cluster's nodes (Raft) so a node may
+//! die without losing a message. Quorum queues dead-letter at least once
+//! (RabbitMQ 3.10+), so a retry leaving its delay queue, or a failure going
+//! to `{prefix}.dead`, survives a node failure on the way too.
 
-use std::time::Duration;
+use std::{fmt, str::FromStr, time::Duration};
 
 use lapin::{
     Channel,
@@ -21,12 +27,49 @@ use lapin::{
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 
-use crate::domain::WorkQueue;
+use crate::{config::parse_word, domain::WorkQueue};
+
+/// What kind of queue every pagesmith queue is (`AMQP_QUEUE_TYPE`). A queue
+/// cannot change type in place: `bot convert-queues` moves an existing
+/// deployment's queues, messages included (see [`super::convert`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueType {
+    /// One node holds each queue (the default: one broker, nothing to
+    /// replicate).
+    #[default]
+    Classic,
+    /// Replicated over a cluster's nodes.
+    Quorum,
+}
+
+impl QueueType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Classic => "classic",
+            Self::Quorum => "quorum",
+        }
+    }
+}
+
+impl FromStr for QueueType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_word(s, &[("classic", Self::Classic), ("quorum", Self::Quorum)])
+    }
+}
+
+impl fmt::Display for QueueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The queue names under one prefix. Tests use a unique prefix each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topology {
     prefix: String,
+    queue_type: QueueType,
 }
 
 impl Topology {
@@ -39,10 +82,21 @@ impl Topology {
         Duration::from_secs(120),
     ];
 
+    /// Classic queues under `prefix`.
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
             prefix: prefix.into(),
+            queue_type: QueueType::Classic,
         }
+    }
+
+    /// The same names, declared as `queue_type`.
+    pub fn with_queue_type(self, queue_type: QueueType) -> Self {
+        Self { queue_type, ..self }
+    }
+
+    pub fn queue_type(&self) -> QueueType {
+        self.queue_type
     }
 
     pub fn prefix(&self) -> &str {
@@ -89,43 +143,67 @@ impl Topology {
     }
 
     /// Declares every queue. Idempotent; both bot and worker call it when they
-    /// connect, so either may start first.
+    /// connect, so either may start first. Fails (and closes the channel)
+    /// when a queue exists with another type or other arguments.
     pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
+        for name in self.all_queues() {
+            self.declare_one(channel, &name, &name).await?;
+        }
+        Ok(())
+    }
+
+    /// Declares `as_name` with the type and arguments this topology gives
+    /// `name` (one of [`Self::all_queues`]); converting declares a queue's
+    /// arguments under a temporary name.
+    pub(crate) async fn declare_one(
+        &self,
+        channel: &Channel,
+        name: &str,
+        as_name: &str,
+    ) -> Result<(), lapin::Error> {
         let durable = QueueDeclareOptions {
             durable: true,
             ..QueueDeclareOptions::default()
         };
         channel
-            .queue_declare(self.dead_letters().into(), durable, FieldTable::default())
+            .queue_declare(as_name.into(), durable, self.arguments(name))
             .await?;
-        for queue in WorkQueue::ALL {
-            let mut args = FieldTable::default();
-            args.insert("x-dead-letter-exchange".into(), string(""));
-            args.insert(
-                "x-dead-letter-routing-key".into(),
-                string(&self.dead_letters()),
-            );
-            channel
-                .queue_declare(self.work(*queue).into(), durable, args)
-                .await?;
+        Ok(())
+    }
 
+    /// The declaration arguments of queue `name`.
+    fn arguments(&self, name: &str) -> FieldTable {
+        let mut args = FieldTable::default();
+        if self.queue_type == QueueType::Quorum {
+            args.insert("x-queue-type".into(), string("quorum"));
+        }
+        let mut dead_letter_to = |target: &str| {
+            args.insert("x-dead-letter-exchange".into(), string(""));
+            args.insert("x-dead-letter-routing-key".into(), string(target));
+            if self.queue_type == QueueType::Quorum {
+                // At-least-once dead-lettering needs reject-publish overflow;
+                // no queue has a length limit, so nothing is ever rejected.
+                args.insert("x-dead-letter-strategy".into(), string("at-least-once"));
+                args.insert("x-overflow".into(), string("reject-publish"));
+            }
+        };
+        for queue in WorkQueue::ALL {
+            if name == self.work(*queue) {
+                dead_letter_to(&self.dead_letters());
+                return args;
+            }
             for (tier, delay) in Self::RETRY_TIERS.iter().enumerate() {
-                let mut args = FieldTable::default();
-                args.insert(
-                    "x-message-ttl".into(),
-                    AMQPValue::LongLongInt(delay.as_millis() as i64),
-                );
-                args.insert("x-dead-letter-exchange".into(), string(""));
-                args.insert(
-                    "x-dead-letter-routing-key".into(),
-                    string(&self.work(*queue)),
-                );
-                channel
-                    .queue_declare(self.retry(*queue, tier).into(), durable, args)
-                    .await?;
+                if name == self.retry(*queue, tier) {
+                    dead_letter_to(&self.work(*queue));
+                    args.insert(
+                        "x-message-ttl".into(),
+                        AMQPValue::LongLongInt(delay.as_millis() as i64),
+                    );
+                    return args;
+                }
             }
         }
-        Ok(())
+        args
     }
 }
 

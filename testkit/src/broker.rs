@@ -8,7 +8,7 @@ use lapin::{
     options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions, QueueDeleteOptions},
     types::FieldTable,
 };
-use pagesmith::queue::Topology;
+use pagesmith::queue::{QueueType, Topology};
 
 /// A message taken off a queue by a test.
 #[derive(Debug, Clone)]
@@ -39,11 +39,22 @@ fn broker_url() -> String {
 impl TestBroker {
     /// Declares the full topology under a fresh prefix.
     pub async fn new() -> Self {
-        let url = broker_url();
+        Self::with_queue_type(QueueType::Classic).await
+    }
+
+    /// [`Self::new`] with queues of `queue_type`.
+    pub async fn with_queue_type(queue_type: QueueType) -> Self {
+        Self::on(&broker_url(), queue_type).await
+    }
+
+    /// [`Self::with_queue_type`] on the broker (or cluster node) at `url`.
+    pub async fn on(url: &str, queue_type: QueueType) -> Self {
+        let url = url.to_owned();
         let connection = Connection::connect(&url, ConnectionProperties::default())
             .await
             .expect("RabbitMQ is reachable at TEST_AMQP_URL (run the tests through scripts/test)");
-        let topology = Topology::new(format!("test-{}", uuid::Uuid::new_v4().simple()));
+        let topology = Topology::new(format!("test-{}", uuid::Uuid::new_v4().simple()))
+            .with_queue_type(queue_type);
         let channel = connection.create_channel().await.expect("channel");
         topology.declare(&channel).await.expect("topology declared");
         Self {
@@ -56,6 +67,11 @@ impl TestBroker {
     /// The broker URL with host and port replaced, to route through a proxy.
     pub fn url_via(&self, addr: std::net::SocketAddr) -> String {
         crate::with_address(&self.url, addr)
+    }
+
+    /// The connection the queues were declared on.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
     }
 
     /// Messages ready in `queue`.
@@ -123,7 +139,12 @@ impl TestBroker {
 impl Drop for TestBroker {
     fn drop(&mut self) {
         let url = self.url.clone();
-        let queues = self.topology.all_queues();
+        let queues: Vec<String> = self
+            .topology
+            .all_queues()
+            .into_iter()
+            .flat_map(|q| [format!("{q}.converting"), q])
+            .collect();
         crate::block_on_detached(async move {
             let Ok(conn) = Connection::connect(&url, ConnectionProperties::default()).await else {
                 return;

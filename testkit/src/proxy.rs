@@ -5,7 +5,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
 };
 
@@ -21,6 +21,7 @@ pub struct TcpProxy {
     addr: SocketAddr,
     down: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<AbortHandle>>>,
+    forwarded: Arc<AtomicUsize>,
     acceptor: AbortHandle,
 }
 
@@ -31,9 +32,11 @@ impl TcpProxy {
         let addr = listener.local_addr().expect("proxy address");
         let down = Arc::new(AtomicBool::new(false));
         let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let forwarded = Arc::new(AtomicUsize::new(0));
         let acceptor = tokio::spawn({
             let down = down.clone();
             let connections = connections.clone();
+            let forwarded = forwarded.clone();
             async move {
                 loop {
                     let Ok((mut inbound, _)) = listener.accept().await else {
@@ -43,6 +46,7 @@ impl TcpProxy {
                         drop(inbound);
                         continue;
                     }
+                    forwarded.fetch_add(1, Ordering::SeqCst);
                     let task = tokio::spawn(async move {
                         if let Ok(mut outbound) = TcpStream::connect(target).await {
                             let _ =
@@ -60,8 +64,14 @@ impl TcpProxy {
             addr,
             down,
             connections,
+            forwarded,
             acceptor,
         }
+    }
+
+    /// How many connections were forwarded so far (refused ones not counted).
+    pub fn forwarded(&self) -> usize {
+        self.forwarded.load(Ordering::SeqCst)
     }
 
     /// Starts forwarding to a `host:port` parsed from a URL such as

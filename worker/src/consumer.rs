@@ -61,9 +61,13 @@ pub async fn run(env: Arc<Environment>, stop: CancellationToken) {
 
 async fn consume(env: &Arc<Environment>, stop: &CancellationToken) -> Result<(), String> {
     let err = |e: lapin::Error| e.to_string();
-    let connection = queue::connect(&env.settings.common.amqp_url, "pagesmith-worker")
+    let connection = env
+        .settings
+        .common
+        .brokers
+        .connect("pagesmith-worker")
         .await
-        .map_err(err)?;
+        .map_err(|e| e.to_string())?;
     let publisher = ConfirmedChannel::open(&connection).await.map_err(err)?;
     env.topology
         .declare(publisher.channel())

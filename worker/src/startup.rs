@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use pagesmith::{bundle::BundleStore, db, queue::Topology};
+use pagesmith::{bundle::BundleStore, db};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -81,7 +81,7 @@ impl Worker {
             chat_limiter: settings
                 .chat_llm_quota
                 .map(|(per_hour, burst)| ChatLimiter::new(per_hour, burst)),
-            topology: Topology::new(settings.common.queue_prefix.clone()),
+            topology: settings.common.topology(),
             generator,
             fallback,
             publisher,
