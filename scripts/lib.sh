@@ -135,6 +135,75 @@ ensure_bot_api() {
     return 0
 }
 
+# An S3-compatible server for the storage tests: PyPI's `moto[server]`
+# (pinned below) in a venv under ~/.cache/pagesmith/moto, installed again
+# only when the pin changed. Its server is started in the background on
+# 127.0.0.1:$S3_TEST_PORT (5999 unless set), unless that port is already
+# open, and outlives the script; TEST_S3_ENDPOINT names it. Once installed,
+# the S3 tests must run, not skip: PAGESMITH_REQUIRE_S3 is exported.
+ensure_s3() {
+    local version=5.2.5
+    local dir=$HOME/.cache/pagesmith/moto port=${S3_TEST_PORT:-5999}
+    local marker=$dir/.pagesmith-moto-version
+    if ! command -v python3 >/dev/null 2>&1; then
+        log "python3 is missing; the S3 tests will be skipped"
+        log "  (install: apt-get install python3 python3-venv)"
+        return 0
+    fi
+    if [[ $(cat "$marker" 2>/dev/null) != "$version" ]]; then
+        # A server we started from an older install goes, so the new one starts.
+        local old
+        old=$(cat "$dir/server.pid" 2>/dev/null) || old=
+        if [[ $old =~ ^[0-9]+$ ]] && grep -q moto_server "/proc/$old/cmdline" 2>/dev/null; then
+            kill "$old" 2>/dev/null || true
+            for _ in $(seq 20); do port_open 127.0.0.1 "$port" || break; sleep 0.25; done
+        fi
+        log "installing moto[server]==$version into $dir"
+        local output
+        if ! output=$({ [[ -x $dir/bin/python ]] || python3 -m venv "$dir"; } 2>&1 &&
+            "$dir/bin/python" -m pip install -q --disable-pip-version-check "moto[server]==$version" 2>&1); then
+            printf '%s\n' "$output" >&2
+            log "could not install moto; the S3 tests will be skipped"
+            log "  (needs python3 with venv and pip: apt-get install python3-venv python3-pip)"
+            return 0
+        fi
+        echo "$version" >"$marker"
+    fi
+    if ! port_open 127.0.0.1 "$port"; then
+        log "starting moto's S3 server on 127.0.0.1:$port (log: $dir/server.log)"
+        local detach=()
+        command -v setsid >/dev/null 2>&1 && detach=(setsid)
+        "${detach[@]}" nohup "$dir/bin/moto_server" -H 127.0.0.1 -p "$port" \
+            >>"$dir/server.log" 2>&1 </dev/null &
+        echo "$!" >"$dir/server.pid"
+        if ! wait_for_port 127.0.0.1 "$port" 60; then
+            log "moto did not come up on 127.0.0.1:$port within 60 s (see $dir/server.log);"
+            log "the S3 tests will be skipped"
+            return 0
+        fi
+    fi
+    export TEST_S3_ENDPOINT=http://127.0.0.1:$port
+    export PAGESMITH_REQUIRE_S3=1
+    return 0
+}
+
+# A local three-node RabbitMQ cluster (scripts/rabbitmq-cluster, separate
+# from the machine's RabbitMQ) for the tests that need one;
+# TEST_AMQP_CLUSTER_URLS lists its nodes' AMQP URLs, comma-separated. Left
+# unset, and those tests skip, when it can't be started; once it is up they
+# must run, not skip: PAGESMITH_REQUIRE_CLUSTER is exported.
+ensure_rabbitmq_cluster() {
+    local urls
+    urls=$("$(dirname "${BASH_SOURCE[0]}")/rabbitmq-cluster" up | tail -n 1) || urls=
+    if [[ $urls == amqp://* ]]; then
+        export TEST_AMQP_CLUSTER_URLS=$urls
+        export PAGESMITH_REQUIRE_CLUSTER=1
+    else
+        log "could not start the local RabbitMQ cluster; the cluster tests will be skipped"
+    fi
+    return 0
+}
+
 # nginx (and openssl, for throwaway certificates), for `scripts/nginx-check`.
 # Debian's packages. Unlike the browser, not optional: the check fails
 # without them.

@@ -74,6 +74,19 @@ impl Env {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every set variable whose name starts with `prefix` (such as the
+    /// `AWS_*` variables an S3 client reads), sorted by name.
+    pub fn prefixed(&self, prefix: &str) -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = self
+            .vars
+            .iter()
+            .filter(|(name, value)| name.starts_with(prefix) && !value.trim().is_empty())
+            .map(|(name, value)| (name.clone(), value.trim().to_owned()))
+            .collect();
+        found.sort();
+        found
+    }
+
     /// A value that must be set; records an error (and returns "") when not.
     pub fn required(&mut self, name: &str) -> String {
         match self.optional(name) {

@@ -1,17 +1,18 @@
 //! Reading a version's files: from memory when seen before (bundles are
 //! immutable, so a file's bytes never change under its ETag), else from the
-//! bundle's `content.bin` at the offset its manifest gives. Site paths never
-//! become file names, so no request can reach outside the bundle.
+//! bundle's `content.bin` at the offset its manifest gives, on local disk
+//! (with an object store, the local copy is fetched first; see
+//! `pagesmith::bundle::store`). Site paths never become file names, so no
+//! request can reach outside the bundle.
 
 use std::{
-    collections::HashMap,
     io::{self, SeekFrom},
-    path::{Path, PathBuf},
-    sync::{Arc, RwLock},
+    path::Path,
+    sync::Arc,
 };
 
 use bytes::Bytes;
-use pagesmith::bundle::{Bundle, BundleStore, View};
+use pagesmith::bundle::{Bundle, Bundles, StoreError, View};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::{
@@ -34,70 +35,56 @@ pub enum Content {
 /// Why a file listed in a version could not be served.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    /// Not in the bundle on disk, or its content file is not a regular file
-    /// inside the bundle.
-    #[error("the file is not in the bundle on disk")]
+    /// Not in the bundle, or its content file is not a regular file inside
+    /// the bundle.
+    #[error("the file is not in the bundle")]
     Missing,
+    /// The object store holding the bundle cannot be reached; this preview
+    /// has no copy of it.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("could not read the file: {0}")]
     Io(#[from] io::Error),
 }
 
-/// The bundles on disk and a memory cache of their small files.
-pub struct Files {
-    store: BundleStore,
-    capacity: u64,
-    cache: RwLock<Cache>,
-    /// Opened bundles (their manifests), by id. Bundles never change.
-    bundles: RwLock<HashMap<String, Arc<Bundle>>>,
-}
-
-#[derive(Default)]
-struct Cache {
-    bytes: u64,
-    /// Keyed by the ETag, which names the exact bytes.
-    files: HashMap<Box<[u8]>, Bytes>,
-    /// Their compressed forms; `None` where compressing did not help.
-    encoded: HashMap<(Box<[u8]>, Coding), Option<Bytes>>,
-}
-
-impl Cache {
-    /// Counts `len` against `capacity` if there is room.
-    fn reserve(&mut self, len: usize, capacity: u64) -> bool {
-        let fits = self.bytes + len as u64 <= capacity;
-        if fits {
-            self.bytes += len as u64;
+impl From<StoreError> for FileError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Missing(_) => Self::Missing,
+            StoreError::Unavailable(why) => Self::Unavailable(why),
+            StoreError::Io(e) => missing(e),
         }
-        fits
     }
+}
+
+/// A small file's bytes, or one of their compressed forms.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    /// The ETag, which names the exact bytes.
+    etag: Box<[u8]>,
+    coding: Option<Coding>,
+}
+
+/// The bundles and a memory cache of their small files.
+pub struct Files {
+    bundles: Bundles,
+    /// Small files and their compressed forms (`None` where compressing
+    /// did not help), weighed by size, least recently used out first.
+    cache: moka::sync::Cache<Key, Option<Bytes>>,
 }
 
 impl Files {
-    pub fn new(data_dir: PathBuf, capacity: u64) -> Self {
+    pub fn new(bundles: Bundles, capacity: u64) -> Self {
         Self {
-            store: BundleStore::new(data_dir),
-            capacity,
-            cache: RwLock::default(),
-            bundles: RwLock::default(),
+            bundles,
+            cache: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .weigher(|key: &Key, bytes: &Option<Bytes>| {
+                    let len = key.etag.len() + bytes.as_ref().map_or(0, Bytes::len);
+                    u32::try_from(len).unwrap_or(u32::MAX)
+                })
+                .build(),
         }
-    }
-
-    async fn bundle(&self, id: &str) -> Result<Arc<Bundle>, FileError> {
-        if let Some(bundle) = self.bundles.read().expect("lock").get(id) {
-            return Ok(bundle.clone());
-        }
-        let store = self.store.clone();
-        let owned = id.to_owned();
-        let bundle = tokio::task::spawn_blocking(move || store.open(&owned))
-            .await
-            .map_err(io::Error::other)?
-            .map_err(missing)?;
-        let bundle = Arc::new(bundle);
-        let mut bundles = self.bundles.write().expect("lock");
-        // Past this many, stop remembering: lookups still work, from disk.
-        if bundles.len() < 10_000 {
-            bundles.insert(id.to_owned(), bundle.clone());
-        }
-        Ok(bundle)
     }
 
     /// The content of `file` in `view` of `site`.
@@ -107,16 +94,30 @@ impl Files {
         view: View,
         file: &FileMeta,
     ) -> Result<Content, FileError> {
-        let key = file.etag(view).as_bytes();
-        if let Some(bytes) = self.cache.read().expect("lock").files.get(key) {
-            return Ok(Content::Bytes(bytes.clone()));
+        let key = Key {
+            etag: file.etag(view).as_bytes().into(),
+            coding: None,
+        };
+        if let Some(Some(bytes)) = self.cache.get(&key) {
+            return Ok(Content::Bytes(bytes));
         }
-        let bundle = self.bundle(&site.bundle).await?;
+        let bundle = self.bundles.open(&site.bundle).await?;
+        let opened = match open_content(&self.bundles, &bundle, &site.bundle).await {
+            // A stored bundle's local copy evicted since it was opened:
+            // fetch it again, once.
+            Err(FileError::Missing) if self.bundles.is_remote() => {
+                self.bundles.forget(&site.bundle).await;
+                let bundle = self.bundles.open(&site.bundle).await?;
+                open_content(&self.bundles, &bundle, &site.bundle)
+                    .await
+                    .map(|handle| (handle, bundle))
+            }
+            other => other.map(|handle| (handle, bundle)),
+        };
+        let (mut handle, bundle) = opened?;
         let span = bundle
             .span(view, file.path.as_str())
             .ok_or(FileError::Missing)?;
-        let mut handle =
-            open_inside(&self.store.bundle_dir(&site.bundle), &bundle.content_path()).await?;
         handle.seek(SeekFrom::Start(span.offset)).await?;
         let len = span.len;
         if len > MAX_CACHED_FILE {
@@ -127,12 +128,7 @@ impl Files {
         // Large files keep a handle on the bundle's content file, so the
         // connection can send them from it without a copy (`sendfile`).
         let bytes = sendfile::file_backed(buf, Arc::new(handle.into_std().await), span.offset);
-        let mut cache = self.cache.write().expect("lock");
-        // First come, first kept: the cache only fills, which suits a small
-        // set of immutable files; past capacity, files are read from disk.
-        if !cache.files.contains_key(key) && cache.reserve(bytes.len(), self.capacity) {
-            cache.files.insert(key.into(), bytes.clone());
-        }
+        self.cache.insert(key, Some(bytes.clone()));
         Ok(Content::Bytes(bytes))
     }
 
@@ -146,21 +142,29 @@ impl Files {
         coding: Coding,
         bytes: Bytes,
     ) -> Option<Bytes> {
-        let key = (Box::<[u8]>::from(file.etag(view).as_bytes()), coding);
-        if let Some(encoded) = self.cache.read().expect("lock").encoded.get(&key) {
-            return encoded.clone();
+        let key = Key {
+            etag: file.etag(view).as_bytes().into(),
+            coding: Some(coding),
+        };
+        if let Some(encoded) = self.cache.get(&key) {
+            return encoded;
         }
         let encoded = tokio::task::spawn_blocking(move || encoding::smaller(coding, &bytes))
             .await
             .ok()
             .flatten();
-        let mut cache = self.cache.write().expect("lock");
-        let len = encoded.as_ref().map_or(0, Bytes::len);
-        if !cache.encoded.contains_key(&key) && cache.reserve(len, self.capacity) {
-            cache.encoded.insert(key, encoded.clone());
-        }
+        self.cache.insert(key, encoded.clone());
         encoded
     }
+}
+
+/// Opens the content file of `bundle` (stored as `id`).
+async fn open_content(
+    bundles: &Bundles,
+    bundle: &Bundle,
+    id: &str,
+) -> Result<tokio::fs::File, FileError> {
+    open_inside(&bundles.disk().bundle_dir(id), &bundle.content_path()).await
 }
 
 /// A file (or a folder on its path) that is not there, or a bundle cut

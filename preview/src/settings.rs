@@ -6,6 +6,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use pagesmith::{
+    bundle::StoreSettings,
     config::{ConfigError, Env},
     telemetry::LogFormat,
 };
@@ -19,8 +20,11 @@ pub struct Settings {
     pub database_url: SecretString,
     /// `DATABASE_MAX_CONNECTIONS` (default 16).
     pub database_max_connections: u32,
-    /// `DATA_DIR` (default `./data`): bundles are under `DATA_DIR/bundles`.
+    /// `DATA_DIR` (default `./data`): bundles are under `DATA_DIR/bundles`
+    /// (or, with an object store, the local copies of them).
     pub data_dir: PathBuf,
+    /// `BUNDLE_STORE_URL` and `BUNDLE_CACHE_MB`: where bundles are read.
+    pub bundle_store: StoreSettings,
     /// `LOG_FORMAT` (default `pretty`).
     pub log_format: LogFormat,
     /// `PREVIEW_ADDR` (default `127.0.0.1:8081`).
@@ -52,6 +56,7 @@ impl Settings {
         let database_url = env.required_secret("DATABASE_URL");
         let database_max_connections = env.parse_or("DATABASE_MAX_CONNECTIONS", 16u32);
         let data_dir = env.parse_or("DATA_DIR", PathBuf::from("./data"));
+        let bundle_store = StoreSettings::read(&mut env, &data_dir);
         let log_format = env.parse_or("LOG_FORMAT", LogFormat::Pretty);
         let addr = env.parse_or("PREVIEW_ADDR", SocketAddr::from(([127, 0, 0, 1], 8081)));
         let pages_addr = env.parse_or("PAGES_ADDR", SocketAddr::from(([127, 0, 0, 1], 8082)));
@@ -64,6 +69,7 @@ impl Settings {
             database_url,
             database_max_connections,
             data_dir,
+            bundle_store,
             log_format,
             addr,
             pages_addr,

@@ -13,7 +13,7 @@ use axum::{
     routing::get,
     serve::ListenerExt,
 };
-use pagesmith::db;
+use pagesmith::{bundle::Bundles, db};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
@@ -60,9 +60,12 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on PAGES_ADDR {}", settings.pages_addr))?;
         let pages_router = published::router(Hosting::new(settings.data_dir.clone()));
+        let bundles = Bundles::open_store(&settings.bundle_store, &settings.data_dir)
+            .await
+            .map_err(anyhow::Error::msg)?;
         let state: AppState = Arc::new(App {
             versions: VersionCache::new(pool.clone(), settings.token_cache),
-            files: Files::new(settings.data_dir.clone(), settings.file_cache_bytes),
+            files: Files::new(bundles, settings.file_cache_bytes),
             policies: Policies::new(&settings),
             metrics: pagesmith::telemetry::metrics_recorder(),
             requests: RequestMetrics::new(),

@@ -11,11 +11,13 @@ mod database;
 mod git;
 pub mod github;
 mod proxy;
+mod s3;
 
 pub use broker::{TakenMessage, TestBroker};
 pub use database::TestDb;
 pub use git::{git, git_async};
 pub use proxy::TcpProxy;
+pub use s3::TestBucket;
 
 use std::time::Duration;
 

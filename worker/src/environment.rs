@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use pagesmith::{bundle::BundleStore, queue::Topology};
+use pagesmith::{bundle::Bundles, queue::Topology};
 use sqlx::PgPool;
 use tokio_util::task::TaskTracker;
 
@@ -27,7 +27,7 @@ pub struct Environment {
     pub outbox: Outbox,
     /// GitHub, or the local git publisher.
     pub publisher: Arc<dyn Publisher>,
-    pub bundles: BundleStore,
+    pub bundles: Bundles,
     pub topology: Topology,
     /// One run per job at a time (on one session for all of this worker's
     /// jobs).

@@ -2,7 +2,10 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use pagesmith::config::{CommonSettings, ConfigError, Env};
+use pagesmith::{
+    bundle::StoreSettings,
+    config::{CommonSettings, ConfigError, Env},
+};
 use secrecy::SecretString;
 use url::Url;
 
@@ -49,6 +52,8 @@ pub struct Settings {
     pub preview_base_url: Url,
     /// `PREVIEW_TTL_DAYS` (default 30): how long preview links work.
     pub preview_ttl: Duration,
+    /// `BUNDLE_STORE_URL` and `BUNDLE_CACHE_MB`: where bundles are written.
+    pub bundle_store: StoreSettings,
     /// `REVIEWER_CHAT_ID`: where /app jobs are announced (and reviewed).
     pub reviewer_chat_id: Option<i64>,
     /// `REVIEWER_USER_IDS`: comma-separated users who may approve anything.
@@ -221,6 +226,7 @@ impl Settings {
             env.reject("PREVIEW_TTL_DAYS", "must be from 1 to 365 (days)");
         }
         let preview_ttl = Duration::from_secs(ttl_days.clamp(1, 365) * 86_400);
+        let bundle_store = StoreSettings::read(&mut env, &common.data_dir);
         let reviewer_chat_id = env.parse_optional("REVIEWER_CHAT_ID");
         let reviewer_user_ids = match env.optional("REVIEWER_USER_IDS") {
             None => Vec::new(),
@@ -364,6 +370,7 @@ impl Settings {
             telegram_pace,
             preview_base_url,
             preview_ttl,
+            bundle_store,
             reviewer_chat_id,
             reviewer_user_ids,
             limits,

@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use pagesmith::{bundle::BundleStore, db};
+use pagesmith::{bundle::Bundles, db};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -57,10 +57,12 @@ impl Worker {
             |b| b.path().display().to_string(),
         );
         tracing::info!(generator = %generator.name(), publisher = publisher.name(), browser, "worker configured");
-        let bundles = BundleStore::new(settings.common.data_dir.clone());
+        let bundles = Bundles::open_store(&settings.bundle_store, &settings.common.data_dir)
+            .await
+            .map_err(anyhow::Error::msg)?;
         // A worker killed mid-bundle leaves its staging behind; no live run
         // stages for longer than the run timeout.
-        match bundles.sweep_staging(settings.run_timeout) {
+        match bundles.disk().sweep_staging(settings.run_timeout) {
             Ok(0) => {}
             Ok(swept) => tracing::info!(swept, "removed staging left by killed workers"),
             Err(e) => tracing::warn!(error = %e, "could not sweep bundle staging"),

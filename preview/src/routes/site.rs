@@ -92,6 +92,12 @@ async fn serve(state: &AppState, view: View, uri: &Uri, headers: &HeaderMap) -> 
                 tracing::error!(bundle = %site.bundle, "a listed file is missing from its bundle");
                 return pages::not_found();
             }
+            Err(FileError::Unavailable(why)) => {
+                return pages::unavailable(format!(
+                    "bundle {} is not on this preview and the store is unavailable: {why}",
+                    site.bundle
+                ));
+            }
             Err(FileError::Io(error)) => {
                 return pages::unavailable(format!(
                     "could not read a file of bundle {}: {error}",

@@ -5,7 +5,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use pagesmith::{
-    bundle::{BundleFile, BundleStore, FileEntry},
+    bundle::{BundleFile, BundleStore, Bundles, FileEntry, WrittenBundle},
     config::Env,
     db::{projects, versions},
     domain::{SitePath, Source},
@@ -170,13 +170,7 @@ impl TestPreview {
         files: &[(&str, &[u8])],
         sanitize: bool,
     ) -> Version {
-        let bundle_files: Vec<BundleFile> = files
-            .iter()
-            .map(|(path, bytes)| BundleFile {
-                path: SitePath::parse(path).expect("valid test path"),
-                bytes: bytes.to_vec(),
-            })
-            .collect();
+        let bundle_files = bundle_files(files);
         let store = self.store.clone();
         let written = tokio::task::spawn_blocking(move || match sanitize {
             true => store.write(&bundle_files),
@@ -192,7 +186,21 @@ impl TestPreview {
             &self.canary,
         )
         .expect("canary");
+        self.record_version(written).await
+    }
 
+    /// Writes a bundle with `files` through `bundles` (an object store, as
+    /// a worker elsewhere would) and records a version for it.
+    pub async fn create_version_in(&self, bundles: &Bundles, files: &[(&str, &[u8])]) -> Version {
+        let written = bundles
+            .write(bundle_files(files))
+            .await
+            .expect("bundle written");
+        self.record_version(written).await
+    }
+
+    /// The job, project and version rows for a written bundle.
+    async fn record_version(&self, written: WrittenBundle) -> Version {
         let mut conn = self.db.pool.acquire().await.expect("connection");
         let job_id = Uuid::new_v4();
         sqlx::query(
@@ -252,6 +260,16 @@ impl TestPreview {
             .await
             .expect("expired");
     }
+}
+
+fn bundle_files(files: &[(&str, &[u8])]) -> Vec<BundleFile> {
+    files
+        .iter()
+        .map(|(path, bytes)| BundleFile {
+            path: SitePath::parse(path).expect("valid test path"),
+            bytes: bytes.to_vec(),
+        })
+        .collect()
 }
 
 impl Drop for TestPreview {

@@ -9,4 +9,5 @@ mod lifecycle;
 mod published;
 mod repository;
 mod serving;
+mod store;
 mod traversal;

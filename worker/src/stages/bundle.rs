@@ -23,15 +23,9 @@ pub async fn build_version(
     checks: Vec<CheckResult>,
     generator: &str,
 ) -> Result<Version, JobError> {
-    let store = env.bundles.clone();
-    let written = tokio::task::spawn_blocking(move || store.write(&files))
-        .await
-        .map_err(|e| {
-            JobError::retryable(format!("bundle writer panicked: {e}"), texts::SAVE_TROUBLE)
-        })?
-        .map_err(|e| {
-            JobError::retryable(format!("writing the bundle: {e}"), texts::SAVE_TROUBLE)
-        })?;
+    let written = env.bundles.write(files).await.map_err(|e| {
+        JobError::retryable(format!("writing the bundle: {e}"), texts::SAVE_TROUBLE)
+    })?;
 
     let mut tx = env.pool.begin().await?;
     db::versions::insert(
@@ -67,12 +61,16 @@ pub async fn build_version(
 
 /// A version's files, read back from its bundle.
 pub async fn read_files(env: &Environment, version: &Version) -> Result<Vec<BundleFile>, JobError> {
-    let store = env.bundles.clone();
-    let version = version.clone();
+    let failed =
+        |e: String| JobError::retryable(format!("reading a bundle: {e}"), texts::READ_TROUBLE);
+    let bundle = env
+        .bundles
+        .open(&version.bundle)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let entries = version.files.clone();
     let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<BundleFile>> {
-        let bundle = store.open(&version.bundle)?;
-        version
-            .files
+        entries
             .iter()
             .filter_map(|entry| pagesmith::domain::SitePath::parse(&entry.path).ok())
             .map(|path| {
@@ -84,8 +82,13 @@ pub async fn read_files(env: &Environment, version: &Version) -> Result<Vec<Bund
             .collect()
     })
     .await;
-    let failed =
-        |e: String| JobError::retryable(format!("reading a bundle: {e}"), texts::READ_TROUBLE);
-    read.map_err(|e| failed(e.to_string()))?
-        .map_err(|e| failed(e.to_string()))
+    match read.map_err(|e| failed(e.to_string()))? {
+        Ok(files) => Ok(files),
+        Err(e) => {
+            // The local copy of a stored bundle was evicted under us: the
+            // retry fetches it again.
+            env.bundles.forget(&version.bundle).await;
+            Err(failed(e.to_string()))
+        }
+    }
 }

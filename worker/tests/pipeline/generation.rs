@@ -37,7 +37,7 @@ async fn a_prompt_becomes_a_checked_version_with_its_bundle_and_live_progress() 
             "style.css"
         ]
     );
-    let bundle = w.env.bundles.open(&version.bundle).unwrap();
+    let bundle = w.env.bundles.open(&version.bundle).await.unwrap();
     let index = String::from_utf8(bundle.read(View::Live, "index.html").unwrap()).unwrap();
     assert!(index.contains("<h1>Bakery</h1>"));
     let license = String::from_utf8(bundle.read(View::Live, "LICENSE").unwrap()).unwrap();

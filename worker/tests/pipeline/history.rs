@@ -58,7 +58,7 @@ fn files_of(w: &TestWorker, v: &Version) -> BTreeMap<String, Vec<u8>> {
             let path = pagesmith::domain::SitePath::parse(&f.path).unwrap();
             (
                 f.path.clone(),
-                w.env.bundles.read(&v.bundle, &path).unwrap(),
+                w.env.bundles.disk().read(&v.bundle, &path).unwrap(),
             )
         })
         .collect()

@@ -76,6 +76,7 @@ async fn a_503_from_the_llm_is_retried_and_the_second_answer_is_used() {
     let index = w
         .env
         .bundles
+        .disk()
         .read(
             &version.bundle,
             &pagesmith::domain::SitePath::parse("index.html").unwrap(),

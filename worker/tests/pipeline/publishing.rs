@@ -123,7 +123,7 @@ async fn an_app_job_is_published_locally_and_called_back_with_the_exact_body() {
     let version = w.version_of(job).await;
     for file in &version.files {
         let path = pagesmith::domain::SitePath::parse(&file.path).unwrap();
-        let expected = w.env.bundles.read(&version.bundle, &path).unwrap();
+        let expected = w.env.bundles.disk().read(&version.bundle, &path).unwrap();
         assert_eq!(
             std::fs::read(site.join(&file.path)).unwrap(),
             expected,

@@ -17,6 +17,13 @@
 //! costs a handful of filesystem operations instead of several per file,
 //! which on a busy disk is most of a version's cost. Paths never become
 //! file names, so no site path can reach outside its bundle.
+//!
+//! [`store`] puts this layout behind `BUNDLE_STORE_URL`: on disk as here,
+//! or in an S3 store with a local copy of the bundles in use.
+
+pub mod store;
+
+pub use store::{Bundles, StoreError, StoreSettings, StoreUrl};
 
 use std::{
     collections::HashMap,
@@ -67,6 +74,10 @@ pub struct PackedFile {
     pub live: Span,
     /// The sanitized bytes of an HTML file; other files serve `live`.
     pub safe: Option<Span>,
+    /// Their SHA-256 (lower-case hex), so a copy fetched from an object
+    /// store can be checked; absent in bundles written before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safe_sha256: Option<String>,
 }
 
 /// What [`BundleStore::write`] produced.
@@ -100,6 +111,11 @@ impl BundleStore {
         Self {
             root: data_dir.into(),
         }
+    }
+
+    /// The directory the bundles are under.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The directory holding a bundle.
@@ -138,17 +154,11 @@ impl BundleStore {
             id: id.clone(),
             files: entries.clone(),
         };
-        let target = self.bundle_dir(&id);
-        if target.join(MANIFEST).exists() {
+        if self.bundle_dir(&id).join(MANIFEST).exists() {
             return Ok(written);
         }
 
-        fs::create_dir_all(self.root.join("bundles"))?;
-        let staging = self
-            .root
-            .join("tmp")
-            .join(format!("bundle-{}", uuid::Uuid::new_v4().simple()));
-        fs::create_dir_all(&staging)?;
+        let staging = self.staging()?;
         let staged = stage(&staging, &sorted, entries, safe_html);
         if let Err(e) = staged {
             let _ = fs::remove_dir_all(&staging);
@@ -156,15 +166,55 @@ impl BundleStore {
         }
         // The fault suite kills the worker here: staged, not yet visible.
         fail::fail_point!("bundle-staged");
-        match fs::rename(&staging, &target) {
-            Ok(()) => Ok(written),
+        self.reveal(&staging, &id)?;
+        Ok(written)
+    }
+
+    /// Puts a bundle fetched from elsewhere (its two files as they were
+    /// written) in place. Idempotent.
+    pub fn place(&self, id: &str, content: &[u8], manifest: &[u8]) -> io::Result<()> {
+        if self.bundle_dir(id).join(MANIFEST).exists() {
+            return Ok(());
+        }
+        let staging = self.staging()?;
+        let staged = (|| {
+            for (name, bytes) in [(CONTENT, content), (MANIFEST, manifest)] {
+                let mut file = fs::File::create(staging.join(name))?;
+                file.write_all(bytes)?;
+                file.sync_data()?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = staged {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+        self.reveal(&staging, id)
+    }
+
+    /// A new, empty staging directory.
+    fn staging(&self) -> io::Result<PathBuf> {
+        fs::create_dir_all(self.root.join("bundles"))?;
+        let staging = self
+            .root
+            .join("tmp")
+            .join(format!("bundle-{}", uuid::Uuid::new_v4().simple()));
+        fs::create_dir_all(&staging)?;
+        Ok(staging)
+    }
+
+    /// Makes a staged bundle visible as `id` by one rename.
+    fn reveal(&self, staging: &Path, id: &str) -> io::Result<()> {
+        let target = self.bundle_dir(id);
+        match fs::rename(staging, &target) {
+            Ok(()) => Ok(()),
             // Someone wrote the same bundle meanwhile: theirs is identical.
             Err(_) if target.join(MANIFEST).exists() => {
-                let _ = fs::remove_dir_all(&staging);
-                Ok(written)
+                let _ = fs::remove_dir_all(staging);
+                Ok(())
             }
             Err(e) => {
-                let _ = fs::remove_dir_all(&staging);
+                let _ = fs::remove_dir_all(staging);
                 Err(e)
             }
         }
@@ -201,7 +251,9 @@ impl BundleStore {
         let dir = self.bundle_dir(id);
         let manifest: Vec<PackedFile> =
             serde_json::from_slice(&fs::read(dir.join(MANIFEST))?).map_err(io::Error::other)?;
+        let content_len = fs::metadata(dir.join(CONTENT))?.len();
         Ok(Bundle {
+            content_len,
             files: manifest
                 .into_iter()
                 .map(|f| (f.entry.path.clone(), f))
@@ -226,10 +278,10 @@ fn stage(
     let mut content = io::BufWriter::new(fs::File::create(staging.join(CONTENT))?);
     let mut offset = 0u64;
     let mut stored: HashMap<[u8; 32], Span> = HashMap::new();
-    let mut append = |bytes: &[u8]| -> io::Result<Span> {
+    let mut append = |bytes: &[u8]| -> io::Result<(Span, [u8; 32])> {
         let hash: [u8; 32] = Sha256::digest(bytes).into();
         if let Some(span) = stored.get(&hash) {
-            return Ok(*span);
+            return Ok((*span, hash));
         }
         content.write_all(bytes)?;
         let span = Span {
@@ -238,18 +290,25 @@ fn stage(
         };
         offset += span.len;
         stored.insert(hash, span);
-        Ok(span)
+        Ok((span, hash))
     };
     let mut manifest = Vec::with_capacity(files.len());
     for (file, entry) in files.iter().zip(entries) {
-        let live = append(&file.bytes)?;
-        let safe = match file_type::is_html(&file.path) {
-            true => Some(append(
-                safe_html(&String::from_utf8_lossy(&file.bytes)).as_bytes(),
-            )?),
-            false => None,
+        let (live, _) = append(&file.bytes)?;
+        let (safe, safe_sha256) = match file_type::is_html(&file.path) {
+            true => {
+                let (span, hash) =
+                    append(safe_html(&String::from_utf8_lossy(&file.bytes)).as_bytes())?;
+                (Some(span), Some(hex::encode(hash)))
+            }
+            false => (None, None),
         };
-        manifest.push(PackedFile { entry, live, safe });
+        manifest.push(PackedFile {
+            entry,
+            live,
+            safe,
+            safe_sha256,
+        });
     }
     // The version row that names this bundle commits durably; so must the
     // bytes, before the rename makes the bundle visible.
@@ -268,6 +327,8 @@ fn stage(
 pub struct Bundle {
     dir: PathBuf,
     files: HashMap<String, PackedFile>,
+    /// The size of `content.bin`.
+    content_len: u64,
 }
 
 impl Bundle {
