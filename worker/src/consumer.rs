@@ -103,6 +103,14 @@ async fn consume(env: &Arc<Environment>, stop: &CancellationToken) -> Result<(),
     tracing::info!("worker consuming");
     let mut deliveries = futures::stream::select_all(streams);
     let mut running = JoinSet::new();
+    // A lost connection must not cut the runs in flight short: one stopped
+    // between its callback and recording it would call back twice when its
+    // message comes again. They finish on their own (their ack fails with
+    // the channel; the redelivery then finds the job done).
+    let lost = |running: &mut JoinSet<()>, why: String| {
+        running.detach_all();
+        Err(why)
+    };
     loop {
         tokio::select! {
             next = deliveries.next() => match next {
@@ -111,8 +119,8 @@ async fn consume(env: &Arc<Environment>, stop: &CancellationToken) -> Result<(),
                     let publisher = publisher.clone();
                     running.spawn(async move { handle(&env, &publisher, queue, delivery).await; });
                 }
-                Some((_, Err(e))) => return Err(e.to_string()),
-                None => return Err("the broker closed the consumers".to_owned()),
+                Some((_, Err(e))) => return lost(&mut running, e.to_string()),
+                None => return lost(&mut running, "the broker closed the consumers".to_owned()),
             },
             Some(_) = running.join_next(), if !running.is_empty() => {}
             () = stop.cancelled() => {

@@ -395,3 +395,60 @@ async fn prompts_still_get_the_llm_under_a_storm_of_app_tasks() {
     // among the first nine calls, not after the twelve tasks.
     assert!(prompts[1] < 9, "prompts served at {prompts:?}: {served:?}");
 }
+
+/// A run in flight when the broker connection drops is not cut short: it
+/// finishes (so nothing it did, such as a callback, is done twice), and
+/// its redelivery then finds the job done and does nothing more.
+#[tokio::test]
+async fn a_run_in_flight_finishes_when_the_broker_connection_drops() {
+    let broker_url = std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
+    let proxy = testkit::TcpProxy::start_for_url(&broker_url).await;
+    let via_proxy = testkit::with_address(&broker_url, proxy.addr());
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let w = spawn(
+        vec![Step::Block(gate.clone())],
+        vec![],
+        &[("AMQP_URL", via_proxy.as_str())],
+    )
+    .await;
+    let job = w.prompt("A site for my bakery please", None).await;
+    publish(&w, job).await;
+    let stop = start(&w);
+    testkit::eventually(
+        "the run to wait on the LLM",
+        Duration::from_secs(30),
+        || async { (w.llm.calls() == 1).then_some(()) },
+    )
+    .await;
+
+    proxy.cut();
+    // The LLM answers after the connection is gone; the run carries on.
+    testkit::eventually("the run to finish", Duration::from_secs(30), || async {
+        gate.notify_waiters();
+        (w.state(job).await == "preview_ready").then_some(())
+    })
+    .await;
+
+    proxy.restore();
+    // Redelivered (its ack died with the channel) and found done.
+    testkit::eventually(
+        "the redelivery to be settled",
+        Duration::from_secs(30),
+        || async {
+            let jobs = w.broker.ready(&w.env.topology.work(WorkQueue::Jobs)).await;
+            (proxy.forwarded() >= 2 && jobs == 0).then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(w.llm.calls(), 1, "generated once");
+    assert_eq!(w.version_of(job).await.number, 1);
+    let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM versions WHERE job_id = $1")
+        .bind(job)
+        .fetch_one(&w.env.pool)
+        .await
+        .unwrap();
+    assert_eq!(versions, 1);
+    stop.cancel();
+}
