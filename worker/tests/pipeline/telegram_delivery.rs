@@ -441,7 +441,7 @@ async fn no_job_waits_on_a_rate_limited_chat() {
 
 /// A conversation at Telegram's real pace (one message a second per
 /// private chat): Telegram answers the first message in one chat with a
-/// 3 s 429. That chat's user still gets the ready message and the answer
+/// 6 s 429. That chat's user still gets the ready message and the answer
 /// to /status afterwards, in order and once each, and can approve; the
 /// other chat is served at once meanwhile.
 #[tokio::test]
@@ -463,7 +463,8 @@ async fn a_conversation_with_a_short_429_in_one_chat_serves_the_other_at_once() 
         ],
     )
     .await;
-    api.fail_next(CHAT, vec![too_many_requests(3)]);
+    // Long enough for the other chat's job to run on a loaded machine.
+    api.fail_next(CHAT, vec![too_many_requests(6)]);
 
     let held = w.prompt("A site for my bakery please", None).await;
     process(&w.env, held).await.unwrap();
@@ -490,12 +491,12 @@ async fn a_conversation_with_a_short_429_in_one_chat_serves_the_other_at_once() 
         assert!(Instant::now() < deadline, "{:?}", api.calls());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let limited = api.calls()[0].at;
-    assert!(
-        limited.elapsed() < Duration::from_secs(3),
-        "served within the other chat's pause"
-    );
-    assert_eq!(api.texts_in(CHAT).len(), 1, "the first chat is paused");
+    let other_served_at = api
+        .calls()
+        .into_iter()
+        .find(|c| c.chat == OTHER_CHAT && c.text.contains("is ready"))
+        .expect("the other chat's ready message")
+        .at;
 
     // After the pause: the latest status (the ready message), then the
     // answer to /status, each once.
@@ -505,7 +506,11 @@ async fn a_conversation_with_a_short_429_in_one_chat_serves_the_other_at_once() 
     }
     w.settle_telegram().await;
     let calls: Vec<Call> = api.calls().into_iter().filter(|c| c.chat == CHAT).collect();
-    assert!(calls[1].at - calls[0].at >= Duration::from_millis(2_900));
+    assert!(
+        other_served_at < calls[1].at,
+        "the other chat was served while this one was paused"
+    );
+    assert!(calls[1].at - calls[0].at >= Duration::from_millis(5_900));
     assert!(
         calls[2].at - calls[1].at >= Duration::from_millis(950),
         "paced"
