@@ -347,3 +347,52 @@ async fn run(command: &mut Command) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The local three-node RabbitMQ cluster of `scripts/rabbitmq-cluster`,
+/// beside the suite's own node, for the scenarios that kill one node of a
+/// cluster.
+pub struct Cluster {
+    script: PathBuf,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Self {
+            script: Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/rabbitmq-cluster"),
+        }
+    }
+}
+
+impl Cluster {
+    /// Starts whatever nodes are down (all of them the first time) and
+    /// returns the nodes' AMQP URLs, comma-separated (`AMQP_URL`).
+    pub async fn up(&self) -> anyhow::Result<String> {
+        let output = Command::new(&self.script)
+            .arg("up")
+            .stderr(Stdio::inherit())
+            .output()
+            .await
+            .context("running scripts/rabbitmq-cluster")?;
+        anyhow::ensure!(
+            output.status.success(),
+            "scripts/rabbitmq-cluster up failed"
+        );
+        let stdout = String::from_utf8(output.stdout)?;
+        let urls = stdout.lines().last().unwrap_or_default().trim().to_owned();
+        anyhow::ensure!(
+            urls.starts_with("amqp://"),
+            "scripts/rabbitmq-cluster up printed no URLs: {stdout:?}"
+        );
+        Ok(urls)
+    }
+
+    /// `kill -9` node `n` (1 to 3).
+    pub async fn kill(&self, n: usize) -> anyhow::Result<()> {
+        let status = Command::new(&self.script)
+            .args(["kill", &n.to_string()])
+            .status()
+            .await?;
+        anyhow::ensure!(status.success(), "scripts/rabbitmq-cluster kill {n} failed");
+        Ok(())
+    }
+}

@@ -76,6 +76,11 @@ pub struct Options {
     pub worker_env: Vec<(String, String)>,
     /// Extra variables for every process (bot, preview and workers).
     pub env: Vec<(String, String)>,
+    /// How many preview servers (each on its own address).
+    pub previews: usize,
+    /// Give every worker and preview a `DATA_DIR` of its own, as on
+    /// separate hosts; only the local publisher's directory is shared.
+    pub own_data_dirs: bool,
 }
 
 impl Default for Options {
@@ -87,6 +92,8 @@ impl Default for Options {
             llm_timeout_secs: 10,
             worker_env: Vec::new(),
             env: Vec::new(),
+            previews: 1,
+            own_data_dirs: false,
         }
     }
 }
@@ -99,6 +106,10 @@ pub struct System {
     pub evaluator: Evaluator,
     pub evaluation_url: String,
     pub bot_url: String,
+    /// Every preview server's base URL; the first is in the links.
+    pub preview_urls: Vec<String>,
+    /// `DATA_DIR`, or with `own_data_dirs` the local publisher's shared
+    /// directory (`LOCAL_PUBLISH_DIR`).
     pub data_dir: PathBuf,
     pub client: reqwest::Client,
     binaries: Binaries,
@@ -107,6 +118,7 @@ pub struct System {
     worker_env: Vec<(String, String)>,
     processes: Vec<Child>,
     workers: Vec<Option<Child>>,
+    own_data_dirs: bool,
 }
 
 impl System {
@@ -122,13 +134,17 @@ impl System {
         let (evaluator, evaluation_url) = Evaluator::start().await?;
 
         let bot_addr = format!("127.0.0.1:{}", crate::free_port()?);
-        let preview_addr = format!("127.0.0.1:{}", crate::free_port()?);
+        let preview_addrs: Vec<String> = (0..options.previews.max(1))
+            .map(|_| Ok(format!("127.0.0.1:{}", crate::free_port()?)))
+            .collect::<anyhow::Result<_>>()?;
+        let preview_addr = preview_addrs[0].clone();
         let pages_addr = format!("127.0.0.1:{}", crate::free_port()?);
         let mut env: Vec<(String, String)> = [
             ("DATABASE_URL", database_url.clone()),
             ("AMQP_URL", suite.rabbit.url()),
             ("AMQP_QUEUE_PREFIX", format!("{name}.")),
             ("DATA_DIR", data_dir.display().to_string()),
+            ("LOCAL_PUBLISH_DIR", data_dir.display().to_string()),
             ("TELEGRAM_BOT_TOKEN", BOT_TOKEN.into()),
             ("TELEGRAM_API_URL", telegram_url),
             ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
@@ -172,6 +188,10 @@ impl System {
             evaluator,
             evaluation_url,
             bot_url: format!("http://{bot_addr}"),
+            preview_urls: preview_addrs
+                .iter()
+                .map(|a| format!("http://{a}"))
+                .collect(),
             data_dir,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -183,6 +203,7 @@ impl System {
             worker_env: options.worker_env,
             processes: Vec::new(),
             workers: Vec::new(),
+            own_data_dirs: options.own_data_dirs,
         };
         // The bot first: it runs the migrations the others expect.
         let bot = system.spawn("bot", &system.binaries.bot.clone(), &[])?;
@@ -191,12 +212,24 @@ impl System {
             .ready(&system.bot_url.clone(), Duration::from_secs(60))
             .await
             .context("the bot did not become healthy")?;
-        let preview = system.spawn("preview", &system.binaries.preview.clone(), &[])?;
-        system.processes.push(preview);
-        system
-            .ready(&format!("http://{preview_addr}"), Duration::from_secs(30))
-            .await
-            .context("the preview did not become healthy")?;
+        for (index, addr) in preview_addrs.iter().enumerate() {
+            // Only the first serves the local publisher's pages.
+            let mut env = vec![("PREVIEW_ADDR".to_owned(), addr.clone())];
+            if index > 0 {
+                env.push((
+                    "PAGES_ADDR".into(),
+                    format!("127.0.0.1:{}", crate::free_port()?),
+                ));
+            }
+            let name = format!("preview{index}");
+            env.extend(system.own_data_dir(&name)?);
+            let preview = system.spawn(&name, &system.binaries.preview.clone(), &env)?;
+            system.processes.push(preview);
+            system
+                .ready(&format!("http://{addr}"), Duration::from_secs(30))
+                .await
+                .with_context(|| format!("preview {index} did not become healthy"))?;
+        }
         for _ in 0..options.workers {
             system.start_worker(&[]).await?;
         }
@@ -215,6 +248,7 @@ impl System {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
         let index = self.workers.len();
+        env.extend(self.own_data_dir(&format!("worker{index}"))?);
         let child = self.spawn(
             &format!("worker{index}"),
             &self.binaries.worker.clone(),
@@ -225,6 +259,16 @@ impl System {
             .await
             .with_context(|| format!("worker {index} did not become healthy"))?;
         Ok(index)
+    }
+
+    /// With `own_data_dirs`, `DATA_DIR` for process `name` (created).
+    fn own_data_dir(&self, name: &str) -> anyhow::Result<Vec<(String, String)>> {
+        if !self.own_data_dirs {
+            return Ok(Vec::new());
+        }
+        let dir = self.logs.join(format!("{name}-data"));
+        std::fs::create_dir_all(&dir)?;
+        Ok(vec![("DATA_DIR".into(), dir.display().to_string())])
     }
 
     /// `kill -9` a worker, and waits until it is gone.

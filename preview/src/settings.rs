@@ -25,6 +25,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `BUNDLE_STORE_URL` and `BUNDLE_CACHE_MB`: where bundles are read.
     pub bundle_store: StoreSettings,
+    /// `LOCAL_PUBLISH_DIR` (default `DATA_DIR`): the local publisher's
+    /// repositories and pages, served on `PAGES_ADDR`.
+    pub local_publish_dir: PathBuf,
     /// `LOG_FORMAT` (default `pretty`).
     pub log_format: LogFormat,
     /// `PREVIEW_ADDR` (default `127.0.0.1:8081`).
@@ -57,6 +60,7 @@ impl Settings {
         let database_max_connections = env.parse_or("DATABASE_MAX_CONNECTIONS", 16u32);
         let data_dir = env.parse_or("DATA_DIR", PathBuf::from("./data"));
         let bundle_store = StoreSettings::read(&mut env, &data_dir);
+        let local_publish_dir = env.parse_or("LOCAL_PUBLISH_DIR", data_dir.clone());
         let log_format = env.parse_or("LOG_FORMAT", LogFormat::Pretty);
         let addr = env.parse_or("PREVIEW_ADDR", SocketAddr::from(([127, 0, 0, 1], 8081)));
         let pages_addr = env.parse_or("PAGES_ADDR", SocketAddr::from(([127, 0, 0, 1], 8082)));
@@ -70,6 +74,7 @@ impl Settings {
             database_max_connections,
             data_dir,
             bundle_store,
+            local_publish_dir,
             log_format,
             addr,
             pages_addr,

@@ -59,7 +59,7 @@ impl Application {
         let pages_listener = TcpListener::bind(settings.pages_addr)
             .await
             .with_context(|| format!("cannot listen on PAGES_ADDR {}", settings.pages_addr))?;
-        let pages_router = published::router(Hosting::new(settings.data_dir.clone()));
+        let pages_router = published::router(Hosting::new(settings.local_publish_dir.clone()));
         let bundles = Bundles::open_store(&settings.bundle_store, &settings.data_dir)
             .await
             .map_err(anyhow::Error::msg)?;

@@ -65,6 +65,11 @@ pub struct Settings {
     /// `PAGES_BASE_URL` (default `http://127.0.0.1:8082`): where the local
     /// publisher's repositories and pages are served.
     pub pages_base_url: Url,
+    /// `LOCAL_PUBLISH_DIR` (default `DATA_DIR`): where the local publisher
+    /// keeps repositories and pages; the preview serves them from there, so
+    /// with several hosts it is the one shared directory (a development aid:
+    /// production publishes to GitHub).
+    pub local_publish_dir: PathBuf,
     /// `APP_REQUIRE_REVIEW` (default false): /app jobs wait for a reviewer
     /// in `REVIEWER_CHAT_ID` instead of publishing automatically.
     pub app_require_review: bool,
@@ -227,6 +232,7 @@ impl Settings {
         }
         let preview_ttl = Duration::from_secs(ttl_days.clamp(1, 365) * 86_400);
         let bundle_store = StoreSettings::read(&mut env, &common.data_dir);
+        let local_publish_dir = env.parse_or("LOCAL_PUBLISH_DIR", common.data_dir.clone());
         let reviewer_chat_id = env.parse_optional("REVIEWER_CHAT_ID");
         let reviewer_user_ids = match env.optional("REVIEWER_USER_IDS") {
             None => Vec::new(),
@@ -371,6 +377,7 @@ impl Settings {
             preview_base_url,
             preview_ttl,
             bundle_store,
+            local_publish_dir,
             reviewer_chat_id,
             reviewer_user_ids,
             limits,

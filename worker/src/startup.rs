@@ -44,7 +44,7 @@ impl Worker {
         };
         let publisher: Arc<dyn Publisher> = match &settings.publisher {
             PublisherChoice::Local => Arc::new(LocalPublisher::new(
-                settings.common.data_dir.clone(),
+                settings.local_publish_dir.clone(),
                 settings.pages_base_url.clone(),
             )),
             PublisherChoice::Github(github) => Arc::new(

@@ -8,7 +8,9 @@ mod deadline_under_load;
 mod duplicate_storm;
 mod github_rate_limits;
 mod load;
+mod node_killed;
 mod slow_dependencies;
+mod store_outage;
 mod worker_killed;
 
 use std::{sync::Arc, time::Duration};
@@ -31,6 +33,8 @@ pub const ALL: &[&str] = &[
     "slow-dependencies",
     "github-rate-limits",
     "deadline-under-load",
+    "node-killed",
+    "store-outage",
 ];
 
 pub async fn run(suite: &Suite, name: &str) -> anyhow::Result<Row> {
@@ -42,28 +46,27 @@ pub async fn run(suite: &Suite, name: &str) -> anyhow::Result<Row> {
         "slow-dependencies" => slow_dependencies::run(suite).await,
         "github-rate-limits" => github_rate_limits::run(suite).await,
         "deadline-under-load" => deadline_under_load::run(suite).await,
+        "node-killed" => node_killed::run(suite).await,
+        "store-outage" => store_outage::run(suite).await,
         // A benchmark, not part of the suite: run by name.
         "capacity" => capacity::run(suite).await,
         other => anyhow::bail!("no scenario {other:?}; there are: {}", ALL.join(", ")),
     }
 }
 
-/// Posts `n` round-1 `/app` tasks (`{name}-{i}`) all at once, then counts
-/// them once settled (waiting up to `settle`); a request not answered 200
-/// is a problem in the tally.
-async fn tasks_at_once(
-    system: &Arc<System>,
-    name: &str,
-    n: usize,
-    settle: Duration,
-) -> anyhow::Result<Tally> {
-    let keys: Vec<AppKey> = (1..=n)
+/// `n` round-1 `/app` tasks named `{name}-{i}`.
+fn app_keys(name: &str, n: usize) -> Vec<AppKey> {
+    (1..=n)
         .map(|i| AppKey {
             task: format!("{name}-{i}"),
             round: 1,
             nonce: format!("{name}-nonce-{i}"),
         })
-        .collect();
+        .collect()
+}
+
+/// Posts every task at once; returns how many were not answered 200.
+async fn post_all(system: &Arc<System>, keys: &[AppKey]) -> usize {
     let answers = join_all(keys.iter().map(|key| {
         let system = system.clone();
         async move {
@@ -72,10 +75,20 @@ async fn tasks_at_once(
         }
     }))
     .await;
-    let refused = answers
+    answers
         .iter()
         .filter(|s| !s.is_some_and(|s| s.as_u16() == 200))
-        .count();
+        .count()
+}
+
+/// Counts `keys` once settled (waiting up to `settle`); `refused` requests
+/// not answered 200 are a problem in the tally.
+async fn count_tasks(
+    system: &Arc<System>,
+    keys: Vec<AppKey>,
+    refused: usize,
+    settle: Duration,
+) -> anyhow::Result<Tally> {
     let accepted = Accepted {
         app: keys,
         updates: Vec::new(),
@@ -87,6 +100,19 @@ async fn tasks_at_once(
             .push(format!("{refused} requests not answered 200"));
     }
     Ok(tally)
+}
+
+/// Posts `n` round-1 `/app` tasks (`{name}-{i}`) all at once, then counts
+/// them once settled (waiting up to `settle`).
+async fn tasks_at_once(
+    system: &Arc<System>,
+    name: &str,
+    n: usize,
+    settle: Duration,
+) -> anyhow::Result<Tally> {
+    let keys = app_keys(name, n);
+    let refused = post_all(system, &keys).await;
+    count_tasks(system, keys, refused, settle).await
 }
 
 /// Versions the LLM wrote (the rest fell back to the built-in template).
