@@ -43,7 +43,7 @@ RUN apt-get update \
  && groupadd --system --gid 10001 pagesmith \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/pagesmith \
         --no-create-home --shell /usr/sbin/nologin pagesmith \
- && install -d -o 10001 -g 10001 -m 0750 /var/lib/pagesmith /var/lib/pagesmith/data
+ && install -d -o 10001 -g 10001 -m 0750 /var/lib/pagesmith /var/lib/pagesmith/data /var/lib/pagesmith/pages
 COPY --from=builder /src/target/dist/bot /src/target/dist/worker /src/target/dist/preview /usr/local/bin/
 COPY scripts/docker-entrypoint /usr/local/bin/docker-entrypoint
 

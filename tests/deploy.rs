@@ -1,6 +1,8 @@
 //! The deployment files agree with the workspace and with each other:
 //! docker-compose.yml runs binaries the workspace builds and the Dockerfile
-//! ships, in a safe order, with every variable documented in .env.example.
+//! ships, in a safe order, with every variable documented in .env.example;
+//! workers and previews share no disk but the local publisher's pages; and
+//! deploy/rabbitmq-cluster.yml makes RabbitMQ three nodes the programs know.
 //!
 //! Each check returns the problems it finds. The tests run it on the real
 //! files (expecting none) and on a deliberately broken copy (expecting the
@@ -13,17 +15,30 @@ use serde_norway::Value;
 /// The services built from this repository (the rest are stock images).
 const APP_SERVICES: [&str; 4] = ["migrate", "bot", "worker", "preview"];
 const DATA_DIR: &str = "/var/lib/pagesmith/data";
+/// The nodes of deploy/rabbitmq-cluster.yml; the first is docker-compose.yml's.
+const RABBITMQ_NODES: [&str; 3] = ["rabbitmq", "rabbitmq2", "rabbitmq3"];
+/// The programs that connect to RabbitMQ, so must know every node.
+const AMQP_CLIENTS: [&str; 3] = ["migrate", "bot", "worker"];
 
 fn read(path: &str) -> String {
     let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
 }
 
-/// docker-compose.yml as compose sees it: YAML merge keys (`<<: *app`) applied.
-fn compose() -> Value {
-    let mut value: Value = serde_norway::from_str(&read("docker-compose.yml")).unwrap();
+/// A compose file as compose sees it: YAML merge keys (`<<: *app`) applied.
+fn parse_compose(path: &str) -> Value {
+    let mut value: Value = serde_norway::from_str(&read(path)).unwrap();
     value.apply_merge().unwrap();
     value
+}
+
+fn compose() -> Value {
+    parse_compose("docker-compose.yml")
+}
+
+/// The three-node override on its own: what it adds or replaces.
+fn cluster() -> Value {
+    parse_compose("deploy/rabbitmq-cluster.yml")
 }
 
 fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
@@ -73,7 +88,8 @@ fn env_value(service: &Value, name: &str) -> Option<String> {
         .find_map(|(k, v)| (k == name).then_some(v))
 }
 
-/// A service's volume mounts as (source, target, read-only), from either syntax.
+/// A service's volume mounts as (source, target, read-only), from either
+/// syntax. An anonymous volume (`- /path`) has an empty source.
 fn mounts(service: &Value) -> Vec<(String, String, bool)> {
     let Some(items) = service["volumes"].as_sequence() else {
         return Vec::new();
@@ -83,17 +99,75 @@ fn mounts(service: &Value) -> Vec<(String, String, bool)> {
         .filter_map(|item| match item {
             Value::String(short) => {
                 let parts: Vec<&str> = short.split(':').collect();
+                let Some(target) = parts.get(1) else {
+                    return Some((String::new(), parts[0].to_owned(), false));
+                };
                 let read_only = parts
                     .get(2)
                     .is_some_and(|o| o.split(',').any(|o| o == "ro"));
-                Some((parts[0].to_owned(), parts.get(1)?.to_string(), read_only))
+                Some((parts[0].to_owned(), target.to_string(), read_only))
             }
             Value::Mapping(_) => Some((
-                scalar(&item["source"])?,
+                scalar(&item["source"]).unwrap_or_default(),
                 scalar(&item["target"])?,
                 item["read_only"].as_bool() == Some(true),
             )),
             _ => None,
+        })
+        .collect()
+}
+
+/// The source mounted at `target`, if any.
+fn mount_at(service: &Value, target: &str) -> Option<(String, bool)> {
+    mounts(service)
+        .into_iter()
+        .find_map(|(source, t, read_only)| (t == target).then_some((source, read_only)))
+}
+
+/// A healthcheck that runs something (not absent, `NONE` or disabled).
+fn has_healthcheck(service: &Value) -> bool {
+    let test = words(&service["healthcheck"]["test"]);
+    !(test.is_empty()
+        || test[0] == "NONE"
+        || service["healthcheck"]["disable"].as_bool() == Some(true))
+}
+
+/// The host of each URL in a comma-separated list (`scheme://user:pass@host:port/...`).
+fn url_hosts(list: &str) -> Vec<String> {
+    list.split(',')
+        .filter_map(|url| {
+            let rest = url.trim().split_once("://")?.1;
+            let authority = rest.split('/').next()?;
+            let host_port = authority.rsplit('@').next()?;
+            Some(host_port.split(':').next()?.to_owned())
+        })
+        .collect()
+}
+
+/// The value after `-setcookie` in Erlang arguments.
+fn cookie(erl_args: &str) -> Option<String> {
+    let mut words = erl_args.split_whitespace();
+    words.find(|w| *w == "-setcookie")?;
+    words.next().map(str::to_owned)
+}
+
+/// The `key = value` lines of the RabbitMQ configs (rabbitmq.conf syntax) a
+/// service mounts, from the file's top-level `configs` with inline content.
+fn rabbitmq_config(compose: &Value, service: &Value) -> Vec<(String, String)> {
+    let Some(items) = service["configs"].as_sequence() else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| scalar(item).or_else(|| scalar(&item["source"])))
+        .filter_map(|name| scalar(&compose["configs"][name.as_str()]["content"]))
+        .flat_map(|content| {
+            content
+                .lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -214,16 +288,14 @@ fn final_stage(instructions: &[(String, String)]) -> &[(String, String)] {
 
 // --- the checks ---------------------------------------------------------------
 
+/// The services that keep data: a healthcheck, so what needs them waits
+/// until they answer, and a named volume, so the data outlives the container.
 fn stateful_service_problems(compose: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let named_volumes = compose["volumes"].as_mapping().cloned().unwrap_or_default();
-    for name in ["postgres", "rabbitmq"] {
+    for name in ["postgres", "rabbitmq", "minio"] {
         let s = service(compose, name);
-        let test = words(&s["healthcheck"]["test"]);
-        if test.is_empty()
-            || test[0] == "NONE"
-            || s["healthcheck"]["disable"].as_bool() == Some(true)
-        {
+        if !has_healthcheck(s) {
             problems.push(format!("{name} has no healthcheck"));
         }
         let named = mounts(s)
@@ -238,15 +310,19 @@ fn stateful_service_problems(compose: &Value) -> Vec<String> {
 
 fn ordering_problems(compose: &Value) -> Vec<String> {
     let mut problems = Vec::new();
-    let migrate = service(compose, "migrate");
-    if migrate.is_null() {
-        return vec!["there is no migrate service".into()];
+    for one_shot in ["migrate", "minio-init"] {
+        let s = service(compose, one_shot);
+        if s.is_null() {
+            problems.push(format!("there is no {one_shot} service"));
+            continue;
+        }
+        // restart: always/unless-stopped would run it in a loop, and what
+        // waits for it to complete would never start.
+        if !matches!(scalar(&s["restart"]).as_deref(), None | Some("no")) {
+            problems.push(format!("{one_shot} restarts after it exits"));
+        }
     }
-    // restart: always/unless-stopped would run the migrations in a loop.
-    if !matches!(scalar(&migrate["restart"]).as_deref(), None | Some("no")) {
-        problems.push("migrate restarts after it exits".into());
-    }
-    let needs: [(&str, &[(&str, &str)]); 3] = [
+    let needs: [(&str, &[(&str, &str)]); 4] = [
         (
             "bot",
             &[
@@ -261,6 +337,8 @@ fn ordering_problems(compose: &Value) -> Vec<String> {
                 ("migrate", "service_completed_successfully"),
                 ("postgres", "service_healthy"),
                 ("rabbitmq", "service_healthy"),
+                // The bucket its bundles go to.
+                ("minio-init", "service_completed_successfully"),
             ],
         ),
         (
@@ -268,8 +346,10 @@ fn ordering_problems(compose: &Value) -> Vec<String> {
             &[
                 ("migrate", "service_completed_successfully"),
                 ("postgres", "service_healthy"),
+                ("minio-init", "service_completed_successfully"),
             ],
         ),
+        ("minio-init", &[("minio", "service_healthy")]),
     ];
     for (name, dependencies) in needs {
         for (dependency, condition) in dependencies {
@@ -339,32 +419,231 @@ fn undocumented_variables(compose: &Value, documented: &BTreeSet<String>) -> Vec
         .collect()
 }
 
-fn data_volume_problems(compose: &Value) -> Vec<String> {
+/// Workers and previews scale on their own, so they share no disk but the
+/// local publisher's: bundles go through the object store, and DATA_DIR
+/// is each container's cache.
+fn shared_storage_problems(compose: &Value) -> Vec<String> {
     let mut problems = Vec::new();
-    let data = |name: &str| {
-        mounts(service(compose, name))
-            .into_iter()
-            .find(|(_, target, _)| target == DATA_DIR)
-    };
-    match (data("worker"), data("preview")) {
-        (Some((w, _, w_ro)), Some((p, _, p_ro))) => {
-            if w != p {
-                problems.push(format!("worker writes {w} but preview reads {p}"));
-            }
-            if w_ro {
-                problems.push("the worker cannot write the data volume".into());
-            }
-            if !p_ro {
-                problems.push("the preview mounts the data volume read-write".into());
+    let named_volumes = compose["volumes"].as_mapping().cloned().unwrap_or_default();
+    for name in ["worker", "preview"] {
+        let s = service(compose, name);
+        if env_value(s, "DATA_DIR").as_deref() != Some(DATA_DIR) {
+            problems.push(format!("{name}'s DATA_DIR is not {DATA_DIR}"));
+        }
+        // A named volume (or a host directory) would be one cache for every
+        // replica, each evicting what the others still index.
+        if let Some((source, _)) = mount_at(s, DATA_DIR).filter(|(source, _)| !source.is_empty()) {
+            problems.push(format!(
+                "{name} mounts {source} at DATA_DIR, a cache its replicas would share"
+            ));
+        }
+        let store = env_value(s, "BUNDLE_STORE_URL").unwrap_or_default();
+        if !store.starts_with("s3://") {
+            problems.push(format!(
+                "{name} keeps bundles at `{store}`, not in an s3:// store"
+            ));
+        }
+    }
+    let store = |name: &str| env_value(service(compose, name), "BUNDLE_STORE_URL");
+    if let (Some(w), Some(p)) = (store("worker"), store("preview"))
+        && w.starts_with("s3://")
+        && p.starts_with("s3://")
+        && w != p
+    {
+        problems.push(format!(
+            "worker writes bundles to {w} but preview reads {p}"
+        ));
+    }
+    // The bucket must exist before a worker writes to it, and creating it
+    // must succeed on every `up`, not only the first.
+    if let Some(url) = store("worker").filter(|u| u.starts_with("s3://")) {
+        let bucket = url["s3://".len()..].split('/').next().unwrap_or_default();
+        let command = words(&service(compose, "minio-init")["command"]).join(" ");
+        if !(command.contains("mc mb") && command.contains(&format!("/{bucket}"))) {
+            problems.push(format!("minio-init does not create the bucket {bucket}"));
+        } else if !command.contains("--ignore-existing") {
+            problems.push("minio-init fails once the bucket exists (no --ignore-existing)".into());
+        }
+    }
+    // The local publisher's output: written by the worker, served by the
+    // preview, so one named volume, writable by the worker only.
+    let publish_dir = |name: &str| env_value(service(compose, name), "LOCAL_PUBLISH_DIR");
+    match (publish_dir("worker"), publish_dir("preview")) {
+        (Some(w), Some(p)) if w == p => {
+            let pages = |name: &str| mount_at(service(compose, name), &w);
+            match (pages("worker"), pages("preview")) {
+                (Some((w_source, w_ro)), Some((p_source, p_ro))) => {
+                    if w_source != p_source {
+                        problems.push(format!(
+                            "worker publishes to {w_source} but preview serves {p_source}"
+                        ));
+                    }
+                    if !named_volumes.contains_key(w_source.as_str()) {
+                        problems.push(format!("the pages at {w} are in no named volume"));
+                    }
+                    if w_ro {
+                        problems.push("the worker cannot write the pages volume".into());
+                    }
+                    if !p_ro {
+                        problems.push("the preview mounts the pages volume read-write".into());
+                    }
+                }
+                (w_mount, p_mount) => problems.push(format!(
+                    "pages volume at {w}: worker {w_mount:?}, preview {p_mount:?}"
+                )),
             }
         }
-        (w, p) => problems.push(format!(
-            "data volume at {DATA_DIR}: worker {w:?}, preview {p:?}"
-        )),
+        (w, p) => problems.push(format!("LOCAL_PUBLISH_DIR: worker {w:?}, preview {p:?}")),
     }
-    for name in ["worker", "preview"] {
-        if env_value(service(compose, name), "DATA_DIR").as_deref() != Some(DATA_DIR) {
-            problems.push(format!("{name}'s DATA_DIR is not {DATA_DIR}"));
+    problems
+}
+
+/// Quorum queues survive a node, and need no conversion when the cluster
+/// override adds two. Only bot and worker declare queues.
+fn queue_type_problems(compose: &Value) -> Vec<String> {
+    ["bot", "worker"]
+        .into_iter()
+        .filter(|name| {
+            env_value(service(compose, name), "AMQP_QUEUE_TYPE").as_deref() != Some("quorum")
+        })
+        .map(|name| format!("{name} does not declare quorum queues"))
+        .collect()
+}
+
+/// deploy/rabbitmq-cluster.yml's nodes: each a RabbitMQ node with its own
+/// name and data, able to find and authenticate to the other two.
+fn cluster_node_problems(cluster: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let named_volumes = cluster["volumes"].as_mapping().cloned().unwrap_or_default();
+    let mut volumes_seen: Vec<(String, &str)> = Vec::new();
+    let first_cookie = cookie(
+        &env_value(
+            service(cluster, RABBITMQ_NODES[0]),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
+        )
+        .unwrap_or_default(),
+    );
+    for name in RABBITMQ_NODES {
+        let s = service(cluster, name);
+        if !scalar(&s["image"]).is_some_and(|i| i.starts_with("rabbitmq:")) {
+            problems.push(format!("{name} is not a RabbitMQ node"));
+            continue;
+        }
+        // The node is rabbit@<hostname>; its peers reach it by that name,
+        // which Docker's DNS resolves only as the service's name.
+        let hostname = scalar(&s["hostname"]).unwrap_or_default();
+        if hostname != name {
+            problems.push(format!(
+                "{name} has hostname `{hostname}`, so its peers cannot reach rabbit@{hostname}"
+            ));
+        }
+        match mount_at(s, "/var/lib/rabbitmq") {
+            Some((source, _)) if named_volumes.contains_key(source.as_str()) => {
+                if let Some((_, other)) = volumes_seen.iter().find(|(v, _)| *v == source) {
+                    problems.push(format!("{name} shares volume {source} with {other}"));
+                }
+                volumes_seen.push((source, name));
+            }
+            _ => problems.push(format!("{name} keeps its data in no named volume")),
+        }
+        if !has_healthcheck(s) {
+            problems.push(format!("{name} has no healthcheck"));
+        }
+        // The server and the CLI tools (the healthcheck) need the one cookie.
+        for variable in [
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
+            "RABBITMQ_CTL_ERL_ARGS",
+        ] {
+            match cookie(&env_value(s, variable).unwrap_or_default()) {
+                None => problems.push(format!("{name} sets no Erlang cookie in {variable}")),
+                Some(c) if Some(&c) != first_cookie.as_ref() => problems.push(format!(
+                    "{name}'s cookie in {variable} is not {}'s",
+                    RABBITMQ_NODES[0]
+                )),
+                Some(_) => {}
+            }
+        }
+        let config = rabbitmq_config(cluster, s);
+        let backend = config
+            .iter()
+            .find_map(|(k, v)| (k == "cluster_formation.peer_discovery_backend").then_some(v));
+        if !matches!(
+            backend.map(String::as_str),
+            Some("classic_config" | "rabbit_peer_discovery_classic_config")
+        ) {
+            problems.push(format!(
+                "{name} does not discover its peers from its config"
+            ));
+            continue;
+        }
+        let listed: BTreeSet<&str> = config
+            .iter()
+            .filter(|(k, _)| k.starts_with("cluster_formation.classic_config.nodes."))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        for peer in RABBITMQ_NODES {
+            if !listed.contains(format!("rabbit@{peer}").as_str()) {
+                problems.push(format!(
+                    "{name}'s peer discovery does not list rabbit@{peer}"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// Every program that connects to RabbitMQ lists every node, so it can
+/// move to another when its node dies.
+fn cluster_url_problems(cluster: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for name in AMQP_CLIENTS {
+        let Some(url) = env_value(service(cluster, name), "AMQP_URL") else {
+            problems.push(format!(
+                "{name}'s AMQP_URL is not overridden with the nodes"
+            ));
+            continue;
+        };
+        let hosts = url_hosts(&url);
+        for node in RABBITMQ_NODES {
+            if !hosts.iter().any(|h| h == node) {
+                problems.push(format!("{name}'s AMQP_URL does not list {node}"));
+            }
+        }
+    }
+    problems
+}
+
+/// A new volume starts as a copy of the image's directory at its mount
+/// point, owner included; where the image has none, it belongs to root, and
+/// a program running as the image's user cannot write it.
+fn mount_point_problems(compose: &Value, image: &str) -> Vec<String> {
+    let instructions = dockerfile(image);
+    let stage = final_stage(&instructions);
+    let user = stage
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "USER")
+        .map(|(_, user)| user.split(':').next().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    // Directories a RUN creates and hands to the user (install -d -o, or chown).
+    let owned: BTreeSet<&str> = stage
+        .iter()
+        .filter(|(k, args)| {
+            k == "RUN" && (args.contains(&format!("-o {user}")) || args.contains("chown"))
+        })
+        .flat_map(|(_, args)| args.split_whitespace())
+        .filter(|word| word.starts_with('/'))
+        .collect();
+    let named_volumes = compose["volumes"].as_mapping().cloned().unwrap_or_default();
+    let mut problems = Vec::new();
+    for name in APP_SERVICES {
+        for (source, target, read_only) in mounts(service(compose, name)) {
+            let volume = source.is_empty() || named_volumes.contains_key(source.as_str());
+            if volume && !read_only && !owned.contains(target.as_str()) {
+                problems.push(format!(
+                    "{name} writes {target}, which the image does not create for user {user}"
+                ));
+            }
         }
     }
     problems
@@ -425,12 +704,12 @@ fn user_problems(image: &str) -> Vec<String> {
 // --- the real files -----------------------------------------------------------
 
 #[test]
-fn postgres_and_rabbitmq_have_healthchecks_and_named_volumes() {
+fn postgres_rabbitmq_and_minio_have_healthchecks_and_named_volumes() {
     assert_eq!(stateful_service_problems(&compose()), Vec::<String>::new());
 }
 
 #[test]
-fn migrations_run_once_before_bot_worker_and_preview_start() {
+fn migrations_and_the_bucket_are_made_once_before_bot_worker_and_preview_start() {
     assert_eq!(ordering_problems(&compose()), Vec::<String>::new());
 }
 
@@ -454,8 +733,39 @@ fn every_variable_the_compose_file_uses_is_in_env_example() {
 }
 
 #[test]
-fn the_worker_writes_the_data_volume_and_the_preview_only_reads_it() {
-    assert_eq!(data_volume_problems(&compose()), Vec::<String>::new());
+fn worker_and_preview_share_only_the_pages_volume_and_keep_bundles_in_the_object_store() {
+    assert_eq!(shared_storage_problems(&compose()), Vec::<String>::new());
+}
+
+#[test]
+fn bot_and_worker_declare_quorum_queues() {
+    assert_eq!(queue_type_problems(&compose()), Vec::<String>::new());
+}
+
+#[test]
+fn every_volume_an_app_service_writes_is_created_for_the_image_user() {
+    assert_eq!(
+        mount_point_problems(&compose(), &read("Dockerfile")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn the_cluster_override_runs_three_named_nodes_that_discover_each_other() {
+    assert_eq!(cluster_node_problems(&cluster()), Vec::<String>::new());
+}
+
+#[test]
+fn the_cluster_override_gives_every_amqp_client_all_three_nodes() {
+    assert_eq!(cluster_url_problems(&cluster()), Vec::<String>::new());
+}
+
+#[test]
+fn every_variable_the_cluster_override_uses_is_in_env_example() {
+    assert_eq!(
+        undocumented_variables(&cluster(), &documented_variables()),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -476,25 +786,118 @@ fn the_image_runs_as_a_user_that_is_not_root() {
 // --- the checks catch what they are for -----------------------------------------
 
 #[test]
-fn a_preview_that_may_write_the_data_volume_is_caught() {
+fn a_shared_data_dir_and_a_preview_that_may_write_the_pages_are_caught() {
     let mut broken = compose();
     broken["services"]["preview"]["volumes"] =
-        serde_norway::from_str("[data:/var/lib/pagesmith/data]").unwrap();
+        serde_norway::from_str("[data:/var/lib/pagesmith/data, pages:/var/lib/pagesmith/pages]")
+            .unwrap();
     assert_eq!(
-        data_volume_problems(&broken),
-        ["the preview mounts the data volume read-write"]
+        shared_storage_problems(&broken),
+        [
+            "preview mounts data at DATA_DIR, a cache its replicas would share",
+            "the preview mounts the pages volume read-write"
+        ]
     );
 }
 
 #[test]
-fn a_service_that_does_not_wait_for_migrations_is_caught() {
+fn bundles_on_a_local_disk_and_a_bucket_made_only_once_are_caught() {
+    let mut broken = compose();
+    broken["services"]["preview"]["environment"]["BUNDLE_STORE_URL"] =
+        "file:///var/lib/pagesmith/data".into();
+    broken["services"]["minio-init"]["command"] = serde_norway::from_str(
+        "['mc alias set local http://minio:9000 u p && mc mb local/pagesmith-bundles']",
+    )
+    .unwrap();
+    assert_eq!(
+        shared_storage_problems(&broken),
+        [
+            "preview keeps bundles at `file:///var/lib/pagesmith/data`, not in an s3:// store",
+            "minio-init fails once the bucket exists (no --ignore-existing)"
+        ]
+    );
+}
+
+#[test]
+fn a_worker_declaring_classic_queues_is_caught() {
+    let mut broken = compose();
+    broken["services"]["worker"]["environment"]["AMQP_QUEUE_TYPE"] = "classic".into();
+    assert_eq!(
+        queue_type_problems(&broken),
+        ["worker does not declare quorum queues"]
+    );
+}
+
+#[test]
+fn a_writable_volume_the_image_does_not_create_is_caught() {
+    let image =
+        "FROM debian\nRUN install -d -o 10001 -g 10001 /var/lib/pagesmith/data\nUSER 10001\n";
+    let mut compose = compose();
+    compose["services"]["worker"]["volumes"] =
+        serde_norway::from_str("[/var/lib/pagesmith/data, 'pages:/var/lib/pagesmith/pages']")
+            .unwrap();
+    compose["services"]["preview"]["volumes"] =
+        serde_norway::from_str("['pages:/var/lib/pagesmith/pages:ro']").unwrap();
+    assert_eq!(
+        mount_point_problems(&compose, image),
+        ["worker writes /var/lib/pagesmith/pages, which the image does not create for user 10001"]
+    );
+}
+
+#[test]
+fn a_cluster_node_without_its_own_name_volume_cookie_or_place_in_discovery_is_caught() {
+    let mut broken = cluster();
+    broken["services"]["rabbitmq3"]["hostname"] = "rabbitmq2".into();
+    broken["services"]["rabbitmq3"]["volumes"] =
+        serde_norway::from_str("['rabbitmq2:/var/lib/rabbitmq']").unwrap();
+    broken["services"]["rabbitmq2"]["environment"]["RABBITMQ_CTL_ERL_ARGS"] = "".into();
+    let config = broken["configs"]["rabbitmq-cluster"]["content"]
+        .as_str()
+        .unwrap()
+        .replace("cluster_formation.classic_config.nodes.3", "# nodes.3");
+    broken["configs"]["rabbitmq-cluster"]["content"] = config.into();
+    assert_eq!(
+        cluster_node_problems(&broken),
+        [
+            "rabbitmq's peer discovery does not list rabbit@rabbitmq3",
+            "rabbitmq2 sets no Erlang cookie in RABBITMQ_CTL_ERL_ARGS",
+            "rabbitmq2's peer discovery does not list rabbit@rabbitmq3",
+            "rabbitmq3 has hostname `rabbitmq2`, so its peers cannot reach rabbit@rabbitmq2",
+            "rabbitmq3 shares volume rabbitmq2 with rabbitmq2",
+            "rabbitmq3's peer discovery does not list rabbit@rabbitmq3"
+        ]
+    );
+}
+
+#[test]
+fn a_program_not_given_every_cluster_node_is_caught() {
+    let mut broken = cluster();
+    broken["services"]["migrate"]["environment"] = Value::Null;
+    broken["services"]["worker"]["environment"]["AMQP_URL"] =
+        "amqp://pagesmith:p@rabbitmq:5672/%2f, amqp://pagesmith:p@rabbitmq2:5672/%2f".into();
+    assert_eq!(
+        cluster_url_problems(&broken),
+        [
+            "migrate's AMQP_URL is not overridden with the nodes",
+            "worker's AMQP_URL does not list rabbitmq3"
+        ]
+    );
+}
+
+#[test]
+fn a_service_that_does_not_wait_for_migrations_or_the_bucket_is_caught() {
     let mut broken = compose();
     broken["services"]["worker"]["depends_on"] =
-        serde_norway::from_str("[migrate, postgres, rabbitmq]").unwrap();
+        serde_norway::from_str("[migrate, postgres, rabbitmq, minio-init]").unwrap();
     broken["services"]["migrate"]["restart"] = "unless-stopped".into();
+    broken["services"]["minio-init"]["restart"] = "always".into();
     let problems = ordering_problems(&broken);
     assert!(
         problems.contains(&"migrate restarts after it exits".to_owned()),
+        "{problems:?}"
+    );
+    assert!(
+        problems.contains(&"minio-init restarts after it exits".to_owned()),
         "{problems:?}"
     );
     assert!(
@@ -502,7 +905,7 @@ fn a_service_that_does_not_wait_for_migrations_is_caught() {
             .iter()
             .filter(|p| p.starts_with("worker does not wait"))
             .count()
-            == 3,
+            == 4,
         "{problems:?}"
     );
 }
@@ -563,11 +966,15 @@ fn stateful_services_without_healthcheck_or_named_volume_are_caught() {
         serde_norway::from_str("{test: [NONE]}").unwrap();
     broken["services"]["rabbitmq"]["volumes"] =
         serde_norway::from_str("['./rabbitmq:/var/lib/rabbitmq']").unwrap();
+    broken["services"]["minio"]["healthcheck"]["disable"] = true.into();
+    broken["services"]["minio"]["volumes"] = serde_norway::from_str("['/data']").unwrap();
     assert_eq!(
         stateful_service_problems(&broken),
         [
             "postgres has no healthcheck",
-            "rabbitmq keeps its data in no named volume"
+            "rabbitmq keeps its data in no named volume",
+            "minio has no healthcheck",
+            "minio keeps its data in no named volume"
         ]
     );
 }
