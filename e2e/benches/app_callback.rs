@@ -8,6 +8,11 @@
 //! BENCH_REQUESTS=100 scripts/bench-e2e
 //! ```
 //!
+//! Two systems side by side in one run: bundles on local disk (the
+//! default), and in an S3 store (moto's server, `TEST_S3_ENDPOINT`, which
+//! scripts/bench-e2e starts). The phases alternate between them, so both
+//! see the same machine.
+//!
 //! Reported per phase: p50, p99 and max of the time from sending the
 //! request to the callback's arrival, and the smallest margin left before
 //! the 10-minute deadline.
@@ -26,25 +31,36 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
-    let stack = Stack::start(StackOptions::default()).await;
+    let file = Stack::start(StackOptions::default()).await;
+    let bucket = testkit::TestBucket::new()
+        .await
+        .expect("an S3 test server: run through scripts/bench-e2e");
+    let s3 = Stack::start(StackOptions {
+        worker_env: bucket.env("bench"),
+        ..StackOptions::default()
+    })
+    .await;
     println!(
         "POST /app → callback, {requests} requests per phase, built-in generator, local publisher, WORKER_CONCURRENCY=4"
     );
     println!(
-        "{:>12} {:>10} {:>10} {:>10} {:>14}",
-        "phase", "p50 ms", "p99 ms", "max ms", "min margin s"
+        "{:>8} {:>12} {:>10} {:>10} {:>10} {:>14}",
+        "store", "phase", "p50 ms", "p99 ms", "max ms", "min margin s"
     );
-
-    let mut one_by_one = Vec::with_capacity(requests);
-    for i in 0..requests {
-        one_by_one.push(round_trip(&stack, format!("seq-{i}")).await);
+    for (store, stack) in [("file", &file), ("s3", &s3)] {
+        let mut one_by_one = Vec::with_capacity(requests);
+        for i in 0..requests {
+            one_by_one.push(round_trip(stack, format!("seq-{i}")).await);
+        }
+        report(store, "one by one", one_by_one);
     }
-    report("one by one", one_by_one);
-
-    let burst =
-        futures::future::join_all((0..requests).map(|i| round_trip(&stack, format!("burst-{i}"))))
-            .await;
-    report("all at once", burst);
+    for (store, stack) in [("file", &file), ("s3", &s3)] {
+        let burst = futures::future::join_all(
+            (0..requests).map(|i| round_trip(stack, format!("burst-{i}"))),
+        )
+        .await;
+        report(store, "all at once", burst);
+    }
 }
 
 /// One request, timed from sending it to its callback's arrival.
@@ -60,7 +76,7 @@ async fn round_trip(stack: &Stack, name: String) -> Duration {
     callback.received - started
 }
 
-fn report(phase: &str, mut latencies: Vec<Duration>) {
+fn report(store: &str, phase: &str, mut latencies: Vec<Duration>) {
     latencies.sort();
     let pct = |p: f64| {
         latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
@@ -68,7 +84,7 @@ fn report(phase: &str, mut latencies: Vec<Duration>) {
     };
     let max = latencies.last().copied().unwrap_or_default();
     println!(
-        "{phase:>12} {:>10.0} {:>10.0} {:>10.0} {:>14.1}",
+        "{store:>8} {phase:>12} {:>10.0} {:>10.0} {:>10.0} {:>14.1}",
         pct(0.50),
         pct(0.99),
         max.as_secs_f64() * 1000.0,

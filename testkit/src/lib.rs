@@ -12,6 +12,7 @@ mod git;
 pub mod github;
 mod proxy;
 mod s3;
+pub mod versions;
 
 pub use broker::{TakenMessage, TestBroker};
 pub use database::TestDb;

@@ -7,8 +7,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use pagesmith::{
     bundle::{BundleFile, BundleStore, Bundles, FileEntry, WrittenBundle},
     config::Env,
-    db::{projects, versions},
-    domain::{SitePath, Source},
+    db::versions,
+    domain::SitePath,
 };
 use preview::{Application, Settings};
 use testkit::{TcpProxy, TestDb};
@@ -201,46 +201,10 @@ impl TestPreview {
 
     /// The job, project and version rows for a written bundle.
     async fn record_version(&self, written: WrittenBundle) -> Version {
-        let mut conn = self.db.pool.acquire().await.expect("connection");
-        let job_id = Uuid::new_v4();
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, source, payload) VALUES ($1, 'generate', 'app', '{\"type\":\"app\"}')",
-        )
-        .bind(job_id)
-        .execute(&mut *conn)
-        .await
-        .expect("job row");
-        let project = projects::NewProject {
-            id: Uuid::new_v4(),
-            source: Source::App,
-            task: Some(format!("task-{job_id}")),
-            chat_id: None,
-            owner_user_id: None,
-            owner_name: "tester@example.com".into(),
-            title: "Test site".into(),
-            brief: "A test site".into(),
-        };
-        let project_id = projects::insert_or_get(&mut conn, &project)
-            .await
-            .expect("project row");
-        let token = versions::new_preview_token();
-        let version = versions::NewVersion {
-            id: Uuid::new_v4(),
-            project_id,
-            job_id,
-            generator: "builtin".into(),
-            files: written.files.clone(),
-            bundle: written.id.clone(),
-            checks: Vec::new(),
-            preview_token: token.clone(),
-            ttl: Duration::from_secs(30 * 86400),
-        };
-        let id = versions::insert(&mut conn, &version)
-            .await
-            .expect("version row");
+        let recorded = testkit::versions::record(&self.db.pool, &written).await;
         Version {
-            id,
-            token,
+            id: recorded.id,
+            token: recorded.token,
             bundle: written.id,
             files: written.files,
         }
