@@ -1,6 +1,7 @@
 use std::{cell::RefCell, rc::Rc};
 
 use lol_html::{RewriteStrSettings, element, rewrite_str};
+use url::Url;
 
 use super::safe_html;
 
@@ -10,6 +11,10 @@ const FORBIDDEN_ELEMENTS: &[&str] = &[
     "script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "noscript",
     "template", "math",
 ];
+
+/// Where the page being checked is, for resolving relative URLs.
+static PAGE_URL: std::sync::LazyLock<Url> =
+    std::sync::LazyLock::new(|| Url::parse("https://preview.invalid/s/token/").expect("a URL"));
 
 /// Checks the safe view's promise on `out`, reading it with lol_html (a
 /// second, independent tokenizer): no forbidden element, no `on*`
@@ -38,23 +43,43 @@ pub(super) fn script_free(out: &str) -> Result<(), String> {
                     continue;
                 }
             };
-            let v: String = value
-                .chars()
-                .filter(|c| !c.is_whitespace() && !c.is_control())
-                .flat_map(char::to_lowercase)
+            // Where the value would lead as a URL, by the WHATWG URL parser
+            // (the `url` crate), as a browser resolves it: independent of
+            // the sanitizer's own normalization, which it must not copy. A
+            // srcset is a list of URLs, each followed by its size.
+            let urls: Vec<&str> = match name.as_str() {
+                "srcset" => value
+                    .split(',')
+                    .map(|c| c.split_whitespace().next().unwrap_or(""))
+                    .collect(),
+                _ => vec![value.as_str()],
+            };
+            let schemes: Vec<(String, String)> = urls
+                .iter()
+                .filter_map(|url| PAGE_URL.join(url).ok())
+                .map(|u| (u.scheme().to_owned(), u.path().to_ascii_lowercase()))
                 .collect();
             let media_src = name == "src"
                 && ["img", "source", "video", "audio"].contains(&tag.as_str())
-                && ["data:image/", "data:audio/", "data:video/"]
-                    .iter()
-                    .any(|p| v.starts_with(p));
+                && schemes.iter().all(|(scheme, path)| {
+                    scheme == "data"
+                        && ["image/", "audio/", "video/"]
+                            .iter()
+                            .any(|p| path.starts_with(p))
+                });
+            let has = |wanted: &[&str]| schemes.iter().any(|(s, _)| wanted.contains(&s.as_str()));
+            let v: String = value
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .flat_map(char::to_lowercase)
+                .collect();
             if name.starts_with("on") {
                 found.push(format!("{tag}[{name}] handler"));
             } else if name == "http-equiv" {
                 found.push(format!("{tag}[http-equiv]"));
-            } else if v.starts_with("javascript:") || v.starts_with("vbscript:") {
+            } else if has(&["javascript", "vbscript"]) {
                 found.push(format!("{tag}[{name}] script URL {value:?}"));
-            } else if v.starts_with("data:") && !media_src {
+            } else if has(&["data"]) && !media_src {
                 found.push(format!("{tag}[{name}] data URL {value:?}"));
             } else if name == "style" && (v.contains("javascript:") || v.contains("expression(")) {
                 found.push(format!("{tag}[style] runs code: {value:?}"));
@@ -226,6 +251,9 @@ fn the_checker_catches_what_it_looks_for() {
         "<meta http-equiv=\"refresh\">",
         "<div style=\"x:url(javascript:y)\">",
         "<svg><script>",
+        "<a href=\"java\tscript:x\">",
+        "<img srcset=\"x.png 1x, javascript:y 2x\">",
+        "<img src=\"data:text/html,x\">",
     ] {
         assert!(script_free(bad).is_err(), "{bad}");
     }
