@@ -4,6 +4,7 @@
 //! its signatures where a domain type will do, so each binary keeps its
 //! framework to itself.
 
+pub mod backoff;
 pub mod bundle;
 pub mod config;
 pub mod db;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::future::join_all;
-use pagesmith::db::updates::UpdateRecord;
+use pagesmith::{backoff::Backoff, db::updates::UpdateRecord};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::Value;
@@ -80,7 +80,7 @@ impl Poller {
     /// Removes any webhook (Telegram refuses `getUpdates` while one is set),
     /// then polls until `stop`.
     pub async fn run(self, stop: CancellationToken) {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             let deleted = tokio::select! {
                 r = self.bot.delete_webhook() => r,
@@ -99,7 +99,7 @@ impl Poller {
         }
         tracing::info!(timeout = ?self.timeout, "polling Telegram for updates (TELEGRAM_MODE=polling)");
 
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         let mut offset: Option<i32> = None;
         let mut warned_of_early_answers = false;
         loop {
@@ -112,11 +112,11 @@ impl Poller {
                 Ok(Some(next)) => {
                     offset = Some(next);
                     metrics::gauge!("pagesmith_telegram_poll_offset").set(f64::from(next));
-                    backoff = FIRST_BACKOFF;
+                    backoff.reset();
                     continue;
                 }
                 Ok(None) => {
-                    backoff = FIRST_BACKOFF;
+                    backoff.reset();
                     let pause = after_empty_poll(started.elapsed());
                     if pause.is_zero() {
                         continue;
@@ -150,7 +150,7 @@ impl Poller {
                 }
                 Err(Failure::Database(e)) => {
                     metrics::counter!("pagesmith_telegram_poll_errors_total", "cause" => "database").increment(1);
-                    let pause = next_backoff(&mut backoff);
+                    let pause = backoff.next_wait();
                     tracing::warn!(
                         error = %e,
                         retry_in = ?pause,
@@ -237,10 +237,10 @@ fn salvage(error: &RequestError) -> Option<Vec<UpdateRecord>> {
 
 /// How long to wait after a failed Telegram call: its `retry_after` when it
 /// sent one (429), else the next exponential step.
-fn pause_for(error: &RequestError, backoff: &mut Duration) -> Duration {
+fn pause_for(error: &RequestError, backoff: &mut Backoff) -> Duration {
     match error {
         RequestError::RetryAfter(seconds) => seconds.duration(),
-        _ => next_backoff(backoff),
+        _ => backoff.next_wait(),
     }
 }
 
@@ -248,12 +248,6 @@ fn pause_for(error: &RequestError, backoff: &mut Duration) -> Duration {
 /// what is left of [`EMPTY_POLL_INTERVAL`].
 fn after_empty_poll(elapsed: Duration) -> Duration {
     EMPTY_POLL_INTERVAL.saturating_sub(elapsed)
-}
-
-fn next_backoff(backoff: &mut Duration) -> Duration {
-    let pause = *backoff;
-    *backoff = (*backoff * 2).min(MAX_BACKOFF);
-    pause
 }
 
 /// Sleeps unless stopped first; false when stopped.
@@ -311,16 +305,19 @@ mod tests {
 
     #[test]
     fn retry_after_wins_over_the_backoff() {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         let pause = pause_for(
             &RequestError::RetryAfter(teloxide_core::types::Seconds::from_seconds(7)),
             &mut backoff,
         );
         assert_eq!(pause, Duration::from_secs(7));
-        assert_eq!(backoff, FIRST_BACKOFF);
+        assert_eq!(backoff.step(), FIRST_BACKOFF, "a 429 is not a step");
         for _ in 0..10 {
-            next_backoff(&mut backoff);
+            pause_for(
+                &RequestError::Io(std::io::Error::other("down").into()),
+                &mut backoff,
+            );
         }
-        assert_eq!(backoff, MAX_BACKOFF);
+        assert_eq!(backoff.step(), MAX_BACKOFF);
     }
 }

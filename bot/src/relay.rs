@@ -13,6 +13,7 @@ use std::{
 
 use lapin::Connection;
 use pagesmith::{
+    backoff::Backoff,
     db::{self, outbox::OutboxMessage},
     queue::{Brokers, ConfirmedChannel, Outgoing, Topology},
 };
@@ -75,12 +76,12 @@ pub struct Relay {
 impl Relay {
     /// Runs until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         while !stop.is_cancelled() {
             let reason = match self.connect().await {
                 Ok((connection, channel)) => {
                     tracing::info!("outbox relay connected to RabbitMQ");
-                    backoff = Duration::from_millis(100);
+                    backoff.reset();
                     self.status
                         .set(BrokerState::Connected(connection.status().clone()));
                     let reason = self.pump(&connection, &channel, &stop).await;
@@ -92,13 +93,13 @@ impl Relay {
             if stop.is_cancelled() {
                 break;
             }
-            tracing::warn!(%reason, retry_in = ?backoff, "outbox relay lost RabbitMQ");
+            let wait = backoff.next_wait();
+            tracing::warn!(%reason, retry_in = ?wait, "outbox relay lost RabbitMQ");
             self.status.set(BrokerState::Down(reason));
             tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
+                () = tokio::time::sleep(wait) => {}
                 () = stop.cancelled() => break,
             }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 

@@ -15,6 +15,8 @@ pub mod versions;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
+
+use crate::backoff::Backoff;
 use sqlx::{
     PgPool,
     postgres::{PgConnectOptions, PgPoolOptions},
@@ -62,7 +64,7 @@ pub async fn connect_and_migrate(
 /// so several processes migrating at the same moment is safe.
 pub async fn migrate(pool: &PgPool, wait_for: Duration) -> Result<(), sqlx::migrate::MigrateError> {
     let started = std::time::Instant::now();
-    let mut delay = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
     loop {
         match MIGRATOR.run(pool).await {
             Ok(()) => return Ok(()),
@@ -70,8 +72,7 @@ pub async fn migrate(pool: &PgPool, wait_for: Duration) -> Result<(), sqlx::migr
                 if is_unavailable(&e) && started.elapsed() < wait_for =>
             {
                 tracing::warn!(error = %e, "database not reachable yet; retrying migrations");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
+                tokio::time::sleep(backoff.next_wait()).await;
             }
             Err(e) => return Err(e),
         }

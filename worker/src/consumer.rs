@@ -18,6 +18,7 @@ use lapin::{
     types::FieldTable,
 };
 use pagesmith::{
+    backoff::Backoff,
     db,
     domain::{JobMessage, WorkQueue},
     queue::{self, ConfirmedChannel, FAILURE_REASON_HEADER, Outgoing, REQUEST_ID_HEADER, Topology},
@@ -43,17 +44,17 @@ pub enum Disposition {
 /// Runs consumers for both work queues until `stop`, reconnecting after
 /// broker failures.
 pub async fn run(env: Arc<Environment>, stop: CancellationToken) {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     while !stop.is_cancelled() {
         match consume(&env, &stop).await {
             Ok(()) => break,
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "worker lost RabbitMQ");
+                let wait = backoff.next_wait();
+                tracing::warn!(error = %e, retry_in = ?wait, "worker lost RabbitMQ");
                 tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
+                    () = tokio::time::sleep(wait) => {}
                     () = stop.cancelled() => break,
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }

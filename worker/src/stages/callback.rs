@@ -8,7 +8,7 @@
 //! `CALLBACK_ALLOW_PRIVATE=true`, and the request goes to the checked
 //! address, so DNS cannot be switched in between.
 
-use pagesmith::domain::CallbackStatus;
+use pagesmith::{backoff::Backoff, domain::CallbackStatus};
 use std::{net::SocketAddr, time::Duration};
 
 use chrono::Utc;
@@ -55,8 +55,10 @@ pub async fn deliver(
     };
     let url = Url::parse(&app.evaluation_url)
         .map_err(|e| JobError::permanent(format!("evaluation_url is invalid: {e}"), ""))?;
-    let mut delay = Duration::from_secs(1);
+    // No cap: the deadline bounds the waits (below).
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::MAX);
     loop {
+        let delay = backoff.next_wait();
         let left = app.deadline - Utc::now();
         let margin_ms = left.num_milliseconds();
         if margin_ms <= 0 {
@@ -111,7 +113,6 @@ pub async fn deliver(
         }
         tracing::info!(job.id = %app.job_id, ?delay, error = error.as_deref().unwrap_or(""), "callback failed; retrying");
         tokio::time::sleep(delay).await;
-        delay *= 2;
     }
 }
 
@@ -121,14 +122,14 @@ pub async fn deliver(
 /// the pool was exhausted).
 async fn record_delivery(env: &Environment, job_id: Uuid, margin_ms: i64) -> Result<(), JobError> {
     let give_up_at = tokio::time::Instant::now() + Duration::from_secs(60);
-    let mut delay = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
+        let delay = backoff.next_wait();
         match db::publishing::record_delivery(&env.pool, job_id, margin_ms).await {
             Ok(()) => return Ok(()),
             Err(e) if tokio::time::Instant::now() + delay < give_up_at => {
                 tracing::warn!(job.id = %job_id, error = %e, retry_in = ?delay, "could not record a delivered callback");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
             }
             Err(e) => return Err(e.into()),
         }

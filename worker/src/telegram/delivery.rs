@@ -22,8 +22,10 @@
 
 use std::{sync::Arc, time::Duration};
 
-use pagesmith::db::telegram::{self as queue, Kind, Queued, Target, Undelivered};
-use rand::Rng;
+use pagesmith::{
+    backoff::Backoff,
+    db::telegram::{self as queue, Kind, Queued, Target, Undelivered},
+};
 use tokio::{sync::Mutex, task::JoinSet, time::Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -289,8 +291,11 @@ fn taken(
 /// from 1 s to at most a minute, with ±25 % jitter so chats that failed
 /// together do not retry together.
 fn backoff(attempts: i32) -> Duration {
-    let base = Duration::from_secs(1 << attempts.clamp(0, 6)).min(Duration::from_secs(60));
-    base.mul_f64(rand::rng().random_range(0.75..1.25))
+    Backoff::nth(
+        Duration::from_secs(1),
+        Duration::from_secs(60),
+        u32::try_from(attempts).unwrap_or(0),
+    )
 }
 
 /// The overall rate: one message per `1/rate` s over every chat.

@@ -4,7 +4,7 @@
 //! A burst of 429s means the provider's limit is reached for everyone on
 //! this key, so each job finding out on its own would only add to the
 //! burst. The pause is the provider's `Retry-After` when it gives one, or a
-//! backoff doubling from 1 s to 60 s over consecutive refusals; it ends at
+//! backoff doubling from 1 s to 60 s (±25 %) over consecutive refusals; it ends at
 //! the first answer that is not a refusal. Calls wait inside their job's
 //! LLM slot and deadline (the wait counts against an `/app` deadline like
 //! the call itself).
@@ -13,6 +13,8 @@ use std::{
     sync::Mutex,
     time::{Duration, Instant},
 };
+
+use pagesmith::backoff::Backoff;
 
 /// The longest pause without a `Retry-After`.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -52,8 +54,13 @@ impl ProviderPace {
     pub fn refused(&self, retry_after: Option<Duration>) -> Duration {
         let mut state = self.lock();
         state.refusals_in_a_row += 1;
-        let backoff = Duration::from_secs(1 << (state.refusals_in_a_row - 1).min(6));
-        let pause = retry_after.unwrap_or(backoff.min(MAX_BACKOFF));
+        let pause = retry_after.unwrap_or_else(|| {
+            Backoff::nth(
+                Duration::from_secs(1),
+                MAX_BACKOFF,
+                state.refusals_in_a_row.saturating_sub(1),
+            )
+        });
         let until = Instant::now() + pause;
         state.paused_until = Some(state.paused_until.map_or(until, |at| at.max(until)));
         metrics::counter!("pagesmith_llm_throttled_total").increment(1);
@@ -73,10 +80,19 @@ mod tests {
     #[test]
     fn refusals_without_a_retry_after_back_off_doubling_to_a_minute() {
         let pace = ProviderPace::default();
-        let pauses: Vec<u64> = (0..9).map(|_| pace.refused(None).as_secs()).collect();
-        assert_eq!(pauses, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        let steps = [1, 2, 4, 8, 16, 32, 60, 60, 60];
+        for step in steps {
+            let pause = pace.refused(None).as_secs_f64();
+            assert!(
+                (0.75 * step as f64..=1.25 * step as f64).contains(&pause),
+                "{pause} around {step}"
+            );
+        }
         pace.answered();
-        assert_eq!(pace.refused(None), Duration::from_secs(1));
+        assert!(
+            pace.refused(None) <= Duration::from_millis(1250),
+            "back to the first step"
+        );
         assert_eq!(
             pace.refused(Some(Duration::from_secs(7))),
             Duration::from_secs(7),
