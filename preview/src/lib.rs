@@ -10,6 +10,7 @@ pub mod conditional;
 pub mod encoding;
 pub mod files;
 pub mod headers;
+pub mod layers;
 pub mod published;
 pub mod request_log;
 pub mod request_metrics;

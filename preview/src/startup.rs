@@ -16,16 +16,12 @@ use axum::{
 use pagesmith::{bundle::Bundles, db};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceBuilder;
-use tower_http::{
-    compression::CompressionLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-};
 use tracing::Instrument;
 
 use crate::{
     files::Files,
     headers::Policies,
+    layers,
     published::{self, Hosting},
     request_metrics::{RequestMetrics, View},
     routes,
@@ -140,28 +136,22 @@ async fn serve(
         .await
 }
 
-/// The routes and the layers around them.
+/// The routes and the layers around them (`layers`). Small files are
+/// compressed once and served from memory (see `encoding`); the shared
+/// compression layer compresses the rest (large files, the server's own
+/// pages) as they go out.
 pub fn router(state: AppState) -> Router {
-    // Small files are compressed once and served from memory (see
-    // `encoding`); this layer compresses the rest (large files, the
-    // server's own pages) as they go out. Small bodies gain nothing; images
-    // and woff fonts are compressed already.
-    let compressible = crate::encoding::compressible();
-    // Outermost first: the request id is set (generated when absent)
-    // before `finish` reads it, and echoed on the way out.
-    let layers = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(middleware::from_fn_with_state(state.clone(), finish))
-        .layer(CompressionLayer::new().compress_when(compressible));
-    Router::new()
+    let routes = Router::new()
         .route("/p/{*rest}", get(routes::site::live))
         .route("/s/{*rest}", get(routes::site::safe))
         .route("/health", get(routes::health::health))
         .route("/metrics", get(routes::metrics::metrics))
-        .fallback(|| async { routes::pages::not_found() })
-        .layer(layers)
-        .with_state(state)
+        .fallback(|| async { routes::pages::not_found() });
+    layers::around(
+        routes,
+        middleware::from_fn_with_state(state.clone(), finish),
+    )
+    .with_state(state)
 }
 
 /// Every response, whatever produced it: the common security headers,

@@ -5,7 +5,7 @@
 use pagesmith::domain::VersionState;
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -18,9 +18,9 @@ use pagesmith::{
 };
 use sqlx::PgPool;
 
-/// Entries kept before old ones are swept, so unknown tokens sprayed at the
-/// server cannot grow memory without bound.
-const MAX_ENTRIES: usize = 10_000;
+/// Lookups remembered at most (least recently used out first), so unknown
+/// tokens sprayed at the server cannot grow memory without bound.
+const MAX_ENTRIES: u64 = 10_000;
 
 /// How long a remembered version may stand in while PostgreSQL is away.
 const STALE_WHILE_DOWN: Duration = Duration::from_secs(300);
@@ -129,11 +129,12 @@ struct Entry {
     site: Option<Arc<Site>>,
 }
 
-/// The lookups, remembered for `ttl`.
+/// The lookups: fresh for `ttl`, then kept (for standing in while the
+/// database is away) until [`STALE_WHILE_DOWN`].
 pub struct VersionCache {
     pool: PgPool,
     ttl: Duration,
-    entries: RwLock<HashMap<Box<str>, Entry>>,
+    entries: moka::sync::Cache<Box<str>, Entry>,
 }
 
 impl VersionCache {
@@ -141,7 +142,10 @@ impl VersionCache {
         Self {
             pool,
             ttl,
-            entries: RwLock::default(),
+            entries: moka::sync::Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(STALE_WHILE_DOWN.max(ttl))
+                .build(),
         }
     }
 
@@ -149,7 +153,7 @@ impl VersionCache {
     /// remembered, briefly). On a database error, a version seen in the last
     /// few minutes is served rather than none.
     pub async fn get(&self, token: &str) -> Result<Option<Arc<Site>>, sqlx::Error> {
-        let cached = self.entries.read().expect("lock").get(token).cloned();
+        let cached = self.entries.get(token);
         if let Some(entry) = &cached
             && entry.fetched.elapsed() < self.ttl
         {
@@ -172,15 +176,7 @@ impl VersionCache {
         let site = found
             .filter(|v| is_hex_id(&v.bundle))
             .map(|v| Arc::new(Site::from_version(v)));
-        let mut entries = self.entries.write().expect("lock");
-        if entries.len() >= MAX_ENTRIES {
-            let ttl = self.ttl;
-            entries.retain(|_, e| e.fetched.elapsed() < ttl);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert(
+        self.entries.insert(
             token.into(),
             Entry {
                 fetched: Instant::now(),

@@ -31,9 +31,6 @@ use axum::{
     routing::get,
 };
 use serde_json::{Value, json};
-use tower::ServiceBuilder;
-use tower_http::compression::CompressionLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tracing::Instrument;
 
 use crate::routes;
@@ -62,20 +59,12 @@ impl Hosting {
 
 /// The pages origin's routes.
 pub fn router(hosting: Hosting) -> Router {
-    let compressible = crate::encoding::compressible();
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(health))
         .route("/git/{*rest}", get(git::serve))
         .route("/{*rest}", get(site::serve))
-        .fallback(|| async { routes::pages::not_published() })
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(middleware::from_fn(finish))
-                .layer(CompressionLayer::new().compress_when(compressible)),
-        )
-        .with_state(hosting)
+        .fallback(|| async { routes::pages::not_published() });
+    crate::layers::around(routes, middleware::from_fn(finish)).with_state(hosting)
 }
 
 /// `GET /health`: 200 while the published files can be read.
