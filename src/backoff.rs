@@ -86,7 +86,8 @@ mod tests {
     #[test]
     fn waits_are_jittered_not_fixed() {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(1));
-        let waits: std::collections::BTreeSet<Duration> = (0..50).map(|_| backoff.next_wait()).collect();
+        let waits: std::collections::BTreeSet<Duration> =
+            (0..50).map(|_| backoff.next_wait()).collect();
         assert!(waits.len() > 40, "{} distinct of 50", waits.len());
         assert!(waits.iter().all(|w| within(*w, Duration::from_secs(1))));
     }
