@@ -78,14 +78,20 @@ async fn quorum_queues_keep_every_message_when_the_connected_node_dies() {
     )
     .await;
 
-    // The next connect goes to node 2; every message is there, once.
-    let connection = brokers.connect("cluster-test").await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
+    // The next connect goes to node 2; every message is there, once. Until
+    // the queue has elected a new leader (seconds), reads fail with
+    // `nodedown` and close the connection: connect again and retry.
     let mut bodies = Vec::new();
+    let mut last_error = None;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut channel = None;
     while bodies.len() < 20 && tokio::time::Instant::now() < deadline {
-        // A new leader is elected within seconds; until then gets fail.
-        match channel
+        if channel.is_none() {
+            let connection = brokers.connect("cluster-test").await.unwrap();
+            channel = Some((connection.create_channel().await.unwrap(), connection));
+        }
+        let (open, _) = channel.as_ref().unwrap();
+        match open
             .basic_get(jobs.as_str().into(), BasicGetOptions::default())
             .await
         {
@@ -99,14 +105,20 @@ async fn quorum_queues_keep_every_message_when_the_connected_node_dies() {
                 bodies.push(String::from_utf8(message.delivery.data).unwrap());
             }
             Ok(None) => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(e) => panic!("reading through node 2 failed: {e}"),
+            Err(e) => {
+                last_error = Some(e.to_string());
+                channel = None;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
     }
     let expected: Vec<String> = (0..20).map(|n| format!("job {n}")).collect();
-    assert_eq!(bodies, expected);
+    assert_eq!(bodies, expected, "last read error: {last_error:?}");
 
     // Node 1 back; the queues go.
     cluster(&["up"]);
+    let connection = brokers.connect("cluster-test").await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
     for queue in topology.all_queues() {
         let _ = channel
             .queue_delete(queue.into(), QueueDeleteOptions::default())
