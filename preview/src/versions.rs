@@ -61,7 +61,7 @@ impl FileMeta {
 
 impl Site {
     fn from_version(v: versions::PreviewVersion) -> Self {
-        let servable_until = (v.state == VersionState::Active.as_str()).then_some(v.expires_at);
+        let servable_until = (v.state == VersionState::Active).then_some(v.expires_at);
         let files = v
             .files
             .into_iter()

@@ -3,12 +3,14 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::domain::MessagePurpose;
+
 /// What a bot message is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatMessage {
     pub project_id: Uuid,
     pub version_id: Option<Uuid>,
-    pub purpose: String,
+    pub purpose: MessagePurpose,
 }
 
 /// Remembers (or updates) what a message is about.
@@ -18,7 +20,7 @@ pub async fn record(
     message_id: i32,
     project_id: Uuid,
     version_id: Option<Uuid>,
-    purpose: &str,
+    purpose: MessagePurpose,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO chat_messages (chat_id, message_id, project_id, version_id, purpose)
@@ -30,7 +32,7 @@ pub async fn record(
         message_id,
         project_id,
         version_id,
-        purpose,
+        purpose as _,
     )
     .execute(db)
     .await?;
@@ -45,7 +47,8 @@ pub async fn find(
 ) -> Result<Option<ChatMessage>, sqlx::Error> {
     sqlx::query_as!(
         ChatMessage,
-        "SELECT project_id, version_id, purpose FROM chat_messages WHERE chat_id = $1 AND message_id = $2",
+        r#"SELECT project_id, version_id, purpose AS "purpose: MessagePurpose"
+             FROM chat_messages WHERE chat_id = $1 AND message_id = $2"#,
         chat_id,
         message_id,
     )

@@ -5,15 +5,15 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::{JobKind, JobPayload, JobState, Source};
+use crate::domain::{JobKind, JobPayload, JobState, PagesStatus, Source, VersionState};
 
 /// A job as the API shows it.
 #[derive(Debug, Clone)]
 pub struct JobRecord {
     pub id: Uuid,
-    pub kind: String,
-    pub source: String,
-    pub state: String,
+    pub kind: JobKind,
+    pub source: Source,
+    pub state: JobState,
     pub attempts: i32,
     pub error: Option<String>,
     pub deadline: Option<DateTime<Utc>>,
@@ -25,7 +25,7 @@ pub struct JobRecord {
     /// The version the job produced, once it has.
     pub version_number: Option<i32>,
     pub preview_token: Option<String>,
-    pub version_state: Option<String>,
+    pub version_state: Option<VersionState>,
     pub checks: Option<serde_json::Value>,
 }
 
@@ -33,11 +33,12 @@ pub struct JobRecord {
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<JobRecord>, sqlx::Error> {
     sqlx::query_as!(
         JobRecord,
-        r#"SELECT j.id, j.kind, j.source, j.state, j.attempts, j.error, j.deadline,
+        r#"SELECT j.id, j.kind AS "kind: JobKind", j.source AS "source: Source",
+                  j.state AS "state: JobState", j.attempts, j.error, j.deadline,
                   j.created_at, j.updated_at,
                   a.task AS "task?", COALESCE(a.round, j.round) AS round,
                   v.number AS "version_number?", v.preview_token AS "preview_token?",
-                  v.state AS "version_state?", v.checks AS "checks?"
+                  v.state AS "version_state?: VersionState", v.checks AS "checks?"
            FROM jobs j
            LEFT JOIN app_requests a ON a.job_id = j.id
            LEFT JOIN versions v ON v.job_id = j.id
@@ -233,7 +234,7 @@ pub async fn count_llm_failure(pool: &PgPool, id: Uuid, weight: i32) -> Result<i
 #[derive(Debug, Clone)]
 pub struct RecentJob {
     pub id: Uuid,
-    pub state: String,
+    pub state: JobState,
     pub created_at: DateTime<Utc>,
     pub error: Option<String>,
     pub title: Option<String>,
@@ -242,8 +243,7 @@ pub struct RecentJob {
     /// Where the job's version was published, once it was.
     pub repo_url: Option<String>,
     pub pages_url: Option<String>,
-    /// `pending` or `built`.
-    pub pages_status: Option<String>,
+    pub pages_status: Option<PagesStatus>,
 }
 
 /// A user's latest generation jobs in a chat, newest first.
@@ -254,9 +254,11 @@ pub async fn recent_in_chat(
 ) -> Result<Vec<RecentJob>, sqlx::Error> {
     sqlx::query_as!(
         RecentJob,
-        r#"SELECT j.id, j.state, j.created_at, j.error, p.title AS "title?", j.round,
+        r#"SELECT j.id, j.state AS "state: JobState", j.created_at, j.error,
+                  p.title AS "title?", j.round,
                   v.preview_token AS "preview_token?", pb.repo_url AS "repo_url?",
-                  pb.pages_url AS "pages_url?", pb.pages_status AS "pages_status?"
+                  pb.pages_url AS "pages_url?",
+                  pb.pages_status AS "pages_status?: PagesStatus"
            FROM jobs j
            LEFT JOIN projects p ON p.id = j.project_id
            LEFT JOIN versions v ON v.job_id = j.id

@@ -14,7 +14,7 @@ pub struct PublishRecord {
     pub repo_url: String,
     pub commit_sha: String,
     pub pages_url: String,
-    pub pages_status: String,
+    pub pages_status: PagesStatus,
 }
 
 /// Gives the project its repository name, once; returns the name it has.
@@ -50,7 +50,7 @@ pub async fn record(
         p.repo_url,
         p.commit_sha,
         p.pages_url,
-        p.pages_status,
+        p.pages_status as _,
     )
     .execute(&mut *conn)
     .await?;
@@ -88,7 +88,9 @@ pub async fn for_version(
 ) -> Result<Option<PublishRecord>, sqlx::Error> {
     sqlx::query_as!(
         PublishRecord,
-        "SELECT version_id, publisher, repo_url, commit_sha, pages_url, pages_status FROM publishes WHERE version_id = $1",
+        r#"SELECT version_id, publisher, repo_url, commit_sha, pages_url,
+                  pages_status AS "pages_status: PagesStatus"
+             FROM publishes WHERE version_id = $1"#,
         version_id
     )
     .fetch_optional(pool)
@@ -98,12 +100,12 @@ pub async fn for_version(
 /// Whether the job's callback was already delivered.
 pub async fn callback_delivered(pool: &PgPool, job_id: Uuid) -> Result<bool, sqlx::Error> {
     let status = sqlx::query_scalar!(
-        "SELECT callback_status FROM app_requests WHERE job_id = $1",
+        r#"SELECT callback_status AS "callback_status: CallbackStatus" FROM app_requests WHERE job_id = $1"#,
         job_id
     )
     .fetch_optional(pool)
     .await?;
-    Ok(status.as_deref() == Some("delivered"))
+    Ok(status == Some(CallbackStatus::Delivered))
 }
 
 /// Records one callback attempt; returns its number.

@@ -12,6 +12,8 @@ use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::domain::MessagePurpose;
+
 /// Which messages of a chat go first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Priority {
@@ -75,7 +77,7 @@ pub enum Target {
 pub struct Record {
     pub project_id: Uuid,
     pub version_id: Option<Uuid>,
-    pub purpose: String,
+    pub purpose: MessagePurpose,
 }
 
 /// A message to queue.
@@ -138,7 +140,7 @@ pub async fn enqueue(pool: &PgPool, message: &NewMessage) -> Result<bool, sqlx::
     .bind(message.once.as_deref())
     .bind(record.map(|r| r.project_id))
     .bind(record.and_then(|r| r.version_id))
-    .bind(record.map(|r| r.purpose.as_str()))
+    .bind(record.map(|r| r.purpose))
     .fetch_optional(&mut *tx)
     .await?;
     let Some(id) = id else {
@@ -220,7 +222,7 @@ pub async fn next(pool: &PgPool, chat_id: i64) -> Result<Option<Queued>, sqlx::E
         Option<Vec<u8>>,
         Option<Uuid>,
         Option<Uuid>,
-        Option<String>,
+        Option<MessagePurpose>,
         i32,
         Option<i32>,
         f64,
@@ -267,10 +269,11 @@ pub async fn next(pool: &PgPool, chat_id: i64) -> Result<Option<Queued>, sqlx::E
             },
             body,
             photo,
-            record: project_id.map(|project_id| Record {
+            // Written together, or not at all.
+            record: project_id.zip(purpose).map(|(project_id, purpose)| Record {
                 project_id,
                 version_id,
-                purpose: purpose.unwrap_or_default(),
+                purpose,
             }),
             attempts,
             keyed_message_id,
@@ -344,7 +347,7 @@ pub async fn delivered(
             id,
             record.project_id,
             record.version_id,
-            &record.purpose,
+            record.purpose,
         )
         .await?;
     }

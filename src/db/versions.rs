@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{bundle::FileEntry, domain::VersionState};
+use crate::{
+    bundle::FileEntry,
+    domain::{JobState, VersionState},
+};
 
 /// One check and how it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,8 +125,7 @@ pub async fn insert(conn: &mut PgConnection, v: &NewVersion) -> Result<Uuid, sql
 pub struct PreviewVersion {
     pub id: Uuid,
     pub bundle: String,
-    /// `active`, `rejected` or `expired`.
-    pub state: String,
+    pub state: VersionState,
     pub expires_at: DateTime<Utc>,
     pub files: Vec<FileEntry>,
 }
@@ -131,7 +133,7 @@ pub struct PreviewVersion {
 impl PreviewVersion {
     /// Whether its links still work at `now`.
     pub fn is_servable(&self, now: DateTime<Utc>) -> bool {
-        self.state == VersionState::Active.as_str() && now < self.expires_at
+        self.state == VersionState::Active && now < self.expires_at
     }
 }
 
@@ -141,7 +143,8 @@ pub async fn find_by_token(
     token: &str,
 ) -> Result<Option<PreviewVersion>, sqlx::Error> {
     let row = sqlx::query!(
-        "SELECT id, bundle, state, expires_at, files FROM versions WHERE preview_token = $1",
+        r#"SELECT id, bundle, state AS "state: VersionState", expires_at, files
+             FROM versions WHERE preview_token = $1"#,
         token
     )
     .fetch_optional(pool)
@@ -183,7 +186,7 @@ pub struct Version {
     pub bundle: String,
     pub checks: Vec<CheckResult>,
     pub preview_token: String,
-    pub state: String,
+    pub state: VersionState,
     pub created_at: DateTime<Utc>,
 }
 
@@ -198,7 +201,7 @@ struct VersionRow {
     bundle: String,
     checks: serde_json::Value,
     preview_token: String,
-    state: String,
+    state: VersionState,
     created_at: DateTime<Utc>,
 }
 
@@ -228,8 +231,9 @@ impl TryFrom<VersionRow> for Version {
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Version>, sqlx::Error> {
     sqlx::query_as!(
         VersionRow,
-        "SELECT id, project_id, job_id, number, generator, files, bundle, checks, preview_token, state, created_at
-         FROM versions WHERE id = $1",
+        r#"SELECT id, project_id, job_id, number, generator, files, bundle, checks, preview_token,
+                state AS "state: VersionState", created_at
+         FROM versions WHERE id = $1"#,
         id
     )
     .fetch_optional(pool)
@@ -242,8 +246,9 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Version>, sqlx::Error
 pub async fn for_job(pool: &PgPool, job_id: Uuid) -> Result<Option<Version>, sqlx::Error> {
     sqlx::query_as!(
         VersionRow,
-        "SELECT id, project_id, job_id, number, generator, files, bundle, checks, preview_token, state, created_at
-         FROM versions WHERE job_id = $1",
+        r#"SELECT id, project_id, job_id, number, generator, files, bundle, checks, preview_token,
+                state AS "state: VersionState", created_at
+         FROM versions WHERE job_id = $1"#,
         job_id
     )
     .fetch_optional(pool)
@@ -256,8 +261,9 @@ pub async fn for_job(pool: &PgPool, job_id: Uuid) -> Result<Option<Version>, sql
 pub async fn latest(pool: &PgPool, project_id: Uuid) -> Result<Option<Version>, sqlx::Error> {
     sqlx::query_as!(
         VersionRow,
-        "SELECT id, project_id, job_id, number, generator, files, bundle, checks, preview_token, state, created_at
-         FROM versions WHERE project_id = $1 ORDER BY number DESC LIMIT 1",
+        r#"SELECT id, project_id, job_id, number, generator, files, bundle, checks, preview_token,
+                state AS "state: VersionState", created_at
+         FROM versions WHERE project_id = $1 ORDER BY number DESC LIMIT 1"#,
         project_id
     )
     .fetch_optional(pool)
@@ -274,10 +280,9 @@ pub struct HistoryEntry {
     pub generator: String,
     /// `[{"name", "passed", "detail"}]`, as stored.
     pub checks: serde_json::Value,
-    /// `active`, `rejected` or `expired`.
-    pub state: String,
-    /// The state of the job that made it (`preview_ready`, `published`, …).
-    pub job_state: String,
+    pub state: VersionState,
+    /// The state of the job that made it.
+    pub job_state: JobState,
     pub preview_token: String,
     pub created_at: DateTime<Utc>,
     pub commit_sha: Option<String>,

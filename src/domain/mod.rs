@@ -7,9 +7,14 @@
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        ///
+        /// Stored as `text` (the column keeps its CHECK constraint): rows
+        /// decode into this type, so a value outside it is an error, not a
+        /// string compared by hand.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
+        #[sqlx(type_name = "text")]
+        pub enum $name { $($(#[$vmeta])* #[sqlx(rename = $text)] $variant),+ }
 
         impl $name {
             /// Every value, in declaration order.

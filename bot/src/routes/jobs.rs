@@ -174,7 +174,7 @@ pub async fn show(
                 version,
                 live_url: format!("{base}/p/{token}/"),
                 safe_url: format!("{base}/s/{token}/"),
-                state: job.version_state.clone().unwrap_or_default(),
+                state: job.version_state.map(|s| s.to_string()).unwrap_or_default(),
                 checks_passed: checks.iter().filter(|c| c.passed).count(),
                 checks_total: checks.len(),
                 checks: checks.into_iter().map(CheckView::from).collect(),
@@ -184,11 +184,11 @@ pub async fn show(
     };
     Ok(Json(JobView {
         preview,
-        status: status_of(&job.state),
+        status: status_of(job.state),
         id: job.id,
-        kind: job.kind,
-        source: job.source,
-        stage: job.state,
+        kind: job.kind.to_string(),
+        source: job.source.to_string(),
+        stage: job.state.to_string(),
         task: job.task,
         round: job.round,
         attempts: job.attempts,
@@ -199,16 +199,16 @@ pub async fn show(
     }))
 }
 
-fn status_of(state: &str) -> JobStatus {
-    match state.parse::<JobState>() {
-        Ok(JobState::Queued) => JobStatus::Pending,
-        Ok(
-            JobState::Generating | JobState::Checking | JobState::Approved | JobState::Publishing,
-        ) => JobStatus::InProgress,
-        Ok(JobState::PreviewReady) => JobStatus::AwaitingReview,
-        Ok(JobState::Published | JobState::Done) => JobStatus::Succeeded,
-        Ok(JobState::Rejected) => JobStatus::Rejected,
-        Ok(JobState::Expired) => JobStatus::Expired,
-        Ok(JobState::Failed) | Err(_) => JobStatus::Failed,
+fn status_of(state: JobState) -> JobStatus {
+    match state {
+        JobState::Queued => JobStatus::Pending,
+        JobState::Generating | JobState::Checking | JobState::Approved | JobState::Publishing => {
+            JobStatus::InProgress
+        }
+        JobState::PreviewReady => JobStatus::AwaitingReview,
+        JobState::Published | JobState::Done => JobStatus::Succeeded,
+        JobState::Rejected => JobStatus::Rejected,
+        JobState::Expired => JobStatus::Expired,
+        JobState::Failed => JobStatus::Failed,
     }
 }

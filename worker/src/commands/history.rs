@@ -37,15 +37,13 @@ pub async fn run(env: &Environment, command: &TelegramCommand) -> Result<String,
 fn line(env: &Environment, entry: &HistoryEntry) -> String {
     let checks = crate::stages::check::report::short(&entry.checks());
     let when = entry.created_at.format("%Y-%m-%d %H:%M UTC");
-    let state = match (entry.state.as_str(), &entry.commit_sha) {
-        ("rejected", _) => "🗑 rejected".to_owned(),
-        ("expired", _) => "⌛ expired".to_owned(),
+    let state = match (entry.state, &entry.commit_sha) {
+        (VersionState::Rejected, _) => "🗑 rejected".to_owned(),
+        (VersionState::Expired, _) => "⌛ expired".to_owned(),
         (_, Some(sha)) => format!("🌍 published, commit <code>{}</code>", short(sha)),
-        _ => describe(&entry.job_state).to_owned(),
+        _ => describe(entry.job_state).to_owned(),
     };
-    let link = if entry.state == VersionState::Active.as_str()
-        && entry.job_state != JobState::Failed.as_str()
-    {
+    let link = if entry.state == VersionState::Active && entry.job_state != JobState::Failed {
         format!(
             "\n   👀 {}",
             preview_urls(&env.settings.preview_base_url, &entry.preview_token).0

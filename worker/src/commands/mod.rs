@@ -8,7 +8,7 @@ pub mod rollback;
 
 use pagesmith::{
     db::{self, jobs::Job},
-    domain::{JobPayload, JobState, job::TelegramCommand},
+    domain::{JobPayload, JobState, PagesStatus, job::TelegramCommand},
 };
 
 use crate::{
@@ -69,7 +69,7 @@ async fn status(env: &Environment, command: &TelegramCommand) -> Result<String, 
         .map(|j| {
             let title = escape(j.title.as_deref().unwrap_or("(new site)"));
             let when = j.created_at.format("%Y-%m-%d %H:%M UTC");
-            let state = describe(&j.state);
+            let state = describe(j.state);
             let link = j
                 .preview_token
                 .as_deref()
@@ -83,7 +83,7 @@ async fn status(env: &Environment, command: &TelegramCommand) -> Result<String, 
             let error = j
                 .error
                 .as_deref()
-                .filter(|_| j.state == JobState::Failed.as_str())
+                .filter(|_| j.state == JobState::Failed)
                 .map(|e| {
                     format!(
                         "\n   ⚠️ {}",
@@ -93,8 +93,8 @@ async fn status(env: &Environment, command: &TelegramCommand) -> Result<String, 
                 .unwrap_or_default();
             let published = match (&j.pages_url, &j.repo_url) {
                 (Some(pages), Some(repo)) => {
-                    let building = match j.pages_status.as_deref() {
-                        Some("built") => "",
+                    let building = match j.pages_status {
+                        Some(PagesStatus::Built) => "",
                         _ => " (Pages still building)",
                     };
                     format!("\n   🔗 {pages}{building}\n   📦 {repo}")
@@ -118,18 +118,18 @@ async fn chat_project(
 
 const NO_SITE: &str = "You have no sites yet. Describe one and I'll build it!";
 
-fn describe(state: &str) -> &'static str {
-    match state.parse::<JobState>() {
-        Ok(JobState::Queued) => "⏳ queued",
-        Ok(JobState::Generating) => "✍️ being written",
-        Ok(JobState::Checking) => "🔎 being checked",
-        Ok(JobState::PreviewReady) => "👀 ready for review",
-        Ok(JobState::Approved) => "👍 approved",
-        Ok(JobState::Publishing) => "🚀 publishing",
-        Ok(JobState::Published) => "🌍 published",
-        Ok(JobState::Done) => "✅ done",
-        Ok(JobState::Rejected) => "🗑 rejected",
-        Ok(JobState::Expired) => "⌛ expired",
-        Ok(JobState::Failed) | Err(_) => "❌ failed",
+fn describe(state: JobState) -> &'static str {
+    match state {
+        JobState::Queued => "⏳ queued",
+        JobState::Generating => "✍️ being written",
+        JobState::Checking => "🔎 being checked",
+        JobState::PreviewReady => "👀 ready for review",
+        JobState::Approved => "👍 approved",
+        JobState::Publishing => "🚀 publishing",
+        JobState::Published => "🌍 published",
+        JobState::Done => "✅ done",
+        JobState::Rejected => "🗑 rejected",
+        JobState::Expired => "⌛ expired",
+        JobState::Failed => "❌ failed",
     }
 }

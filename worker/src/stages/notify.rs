@@ -141,7 +141,7 @@ pub async fn published(
     version: &Version,
     record: &pagesmith::db::publishing::PublishRecord,
 ) {
-    let pages = if record.pages_status == PagesStatus::Built.as_str() {
+    let pages = if record.pages_status == PagesStatus::Built {
         ""
     } else {
         " (GitHub Pages may need a minute to build)"

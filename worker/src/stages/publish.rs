@@ -66,7 +66,7 @@ pub async fn run(
                 repo_url: published.repo_url,
                 commit_sha: published.commit_sha,
                 pages_url: published.pages_url,
-                pages_status: "pending".to_owned(),
+                pages_status: PagesStatus::Pending,
             };
             let mut tx = env.pool.begin().await?;
             db::publishing::record(&mut tx, ctx.job.id, ctx.project.id, &record).await?;
@@ -104,7 +104,7 @@ async fn wait_for_pages(
     ctx: &Context,
     mut record: PublishRecord,
 ) -> PublishRecord {
-    if record.pages_status == PagesStatus::Built.as_str() {
+    if record.pages_status == PagesStatus::Built {
         return record;
     }
     let until = tokio::time::Instant::now() + pages_wait(env, ctx);
@@ -123,7 +123,7 @@ async fn wait_for_pages(
     if let Err(e) = db::publishing::set_pages_status(&env.pool, record.version_id, status).await {
         tracing::warn!(error = %e, "could not record the pages status");
     }
-    record.pages_status = status.as_str().to_owned();
+    record.pages_status = status;
     record
 }
 

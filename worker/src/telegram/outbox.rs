@@ -149,7 +149,7 @@ impl Message {
         self.0.record = Some(Record {
             project_id,
             version_id,
-            purpose: purpose.as_str().to_owned(),
+            purpose,
         });
         self
     }

@@ -10,7 +10,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use uuid::Uuid;
 
-use pagesmith::db;
+use pagesmith::{db, domain::MessagePurpose};
 use serde_json::json;
 use wiremock::{
     Mock, MockServer, Request, ResponseTemplate,
@@ -213,7 +213,7 @@ async fn a_reply_to_a_screenshot_asks_for_changes_to_the_same_site() {
         .await
         .unwrap()
         .expect("the photo is recorded");
-    assert_eq!(photo.purpose, "screenshot");
+    assert_eq!(photo.purpose, MessagePurpose::Screenshot);
     assert_eq!(photo.version_id, Some(version.id));
 
     let change = w.prompt("Make it blue", Some(PHOTO_MESSAGE)).await;
@@ -242,7 +242,7 @@ async fn telegram_refusing_the_photos_leaves_the_version_ready() {
         .await
         .unwrap()
         .expect("the ready message is recorded");
-    assert_eq!(ready.purpose, "ready");
+    assert_eq!(ready.purpose, MessagePurpose::Ready);
     assert_eq!(screenshots_recorded(&w).await, 0);
 }
 
