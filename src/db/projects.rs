@@ -55,7 +55,7 @@ pub async fn insert_or_get(
 #[derive(Debug, Clone)]
 pub struct Project {
     pub id: Uuid,
-    pub source: String,
+    pub source: Source,
     pub task: Option<String>,
     pub chat_id: Option<i64>,
     pub owner_user_id: Option<i64>,
@@ -68,7 +68,7 @@ pub struct Project {
 pub async fn get(pool: &sqlx::PgPool, id: Uuid) -> Result<Option<Project>, sqlx::Error> {
     sqlx::query_as!(
         Project,
-        "SELECT id, source, task, chat_id, owner_user_id, owner_name, title, brief FROM projects WHERE id = $1",
+        r#"SELECT id, source AS "source: Source", task, chat_id, owner_user_id, owner_name, title, brief FROM projects WHERE id = $1"#,
         id
     )
     .fetch_optional(pool)
@@ -82,8 +82,8 @@ pub async fn latest_in_chat(
 ) -> Result<Option<Project>, sqlx::Error> {
     sqlx::query_as!(
         Project,
-        "SELECT id, source, task, chat_id, owner_user_id, owner_name, title, brief FROM projects
-         WHERE chat_id = $1 ORDER BY created_at DESC LIMIT 1",
+        r#"SELECT id, source AS "source: Source", task, chat_id, owner_user_id, owner_name, title, brief FROM projects
+         WHERE chat_id = $1 ORDER BY created_at DESC LIMIT 1"#,
         chat_id
     )
     .fetch_optional(pool)
