@@ -13,14 +13,12 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use pagesmith::config::Env;
 use serde_json::{Value, json};
+pub use testkit::evaluator::{Callback, Evaluator};
 use testkit::{TestBroker, TestDb};
-use tokio::{net::TcpListener, sync::Notify, time::Instant};
 use tokio_util::sync::CancellationToken;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
@@ -29,73 +27,6 @@ pub mod bot_api;
 pub const APP_SECRET: &str = "e2e-app-secret";
 pub const WEBHOOK_SECRET: &str = "e2e-webhook-secret";
 pub const BOT_TOKEN: &str = "4242:e2e-token";
-
-/// One callback as the evaluator received it.
-#[derive(Debug, Clone)]
-pub struct Callback {
-    pub body: Value,
-    pub received: Instant,
-}
-
-/// A fake evaluation URL: answers 200 and remembers every callback.
-#[derive(Clone, Default)]
-pub struct Evaluator {
-    received: Arc<Mutex<Vec<Callback>>>,
-    arrived: Arc<Notify>,
-}
-
-impl Evaluator {
-    async fn start(stop: CancellationToken) -> (Self, SocketAddr) {
-        let evaluator = Self::default();
-        let app = Router::new()
-            .route("/notify", post(receive))
-            .with_state(evaluator.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-        });
-        (evaluator, addr)
-    }
-
-    /// Every callback so far.
-    pub fn callbacks(&self) -> Vec<Callback> {
-        self.received.lock().expect("not poisoned").clone()
-    }
-
-    /// Waits for the callback carrying `nonce`.
-    pub async fn wait_for(&self, nonce: &str, timeout: Duration) -> Callback {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let arrived = self.arrived.notified();
-            if let Some(callback) = self
-                .callbacks()
-                .into_iter()
-                .find(|c| c.body["nonce"] == nonce)
-            {
-                return callback;
-            }
-            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
-                panic!("no callback for nonce {nonce} within {timeout:?}");
-            }
-        }
-    }
-}
-
-async fn receive(State(evaluator): State<Evaluator>, Json(body): Json<Value>) -> StatusCode {
-    evaluator
-        .received
-        .lock()
-        .expect("not poisoned")
-        .push(Callback {
-            body,
-            received: Instant::now(),
-        });
-    evaluator.arrived.notify_waiters();
-    StatusCode::OK
-}
 
 /// Options for [`Stack::start`].
 #[derive(Debug, Clone)]
@@ -165,7 +96,7 @@ impl Stack {
         let scratch = tempfile::tempdir().expect("scratch dir");
         let data_dir = scratch.path().join("data");
         std::fs::create_dir_all(&data_dir).expect("data dir");
-        let (evaluator, evaluator_addr) = Evaluator::start(stop.clone()).await;
+        let (evaluator, evaluation_url) = Evaluator::start().await;
 
         let db_proxy = match options.proxy_database {
             true => Some(testkit::TcpProxy::start_for_url(&db.url).await),
@@ -248,7 +179,7 @@ impl Stack {
             db_proxy,
             pages: pages_addr,
             evaluator,
-            evaluation_url: format!("http://{evaluator_addr}/notify"),
+            evaluation_url,
             client: reqwest::Client::new(),
             db,
             data_dir,

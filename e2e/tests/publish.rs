@@ -85,7 +85,7 @@ async fn an_app_request_is_published_cloneable_and_served_then_revised_in_round_
     assert_every_file_is_served(&stack, &second, &checkout).await;
 
     // Exactly one callback per request.
-    let callbacks = stack.evaluator.callbacks();
+    let callbacks = stack.evaluator.accepted();
     assert_eq!(callbacks.len(), 2, "{callbacks:?}");
 }
 
@@ -114,7 +114,7 @@ async fn a_replayed_request_is_published_and_called_back_once() {
 
     // Give a wrongly doubled job time to show itself before counting.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(stack.evaluator.callbacks().len(), 1);
+    assert_eq!(stack.evaluator.accepted().len(), 1);
     let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
         .fetch_one(&stack.db.pool)
         .await

@@ -131,7 +131,7 @@ impl System {
 
         let (telegram, telegram_url) = Telegram::start().await?;
         let (llm, llm_url) = Llm::start(options.llm_delay).await?;
-        let (evaluator, evaluation_url) = Evaluator::start().await?;
+        let (evaluator, evaluation_url) = Evaluator::start().await;
 
         let bot_addr = format!("127.0.0.1:{}", crate::free_port()?);
         let preview_addrs: Vec<String> = (0..options.previews.max(1))

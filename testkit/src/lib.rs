@@ -8,6 +8,7 @@
 
 mod broker;
 mod database;
+pub mod evaluator;
 mod git;
 pub mod github;
 mod proxy;

@@ -2,7 +2,6 @@
 //! an OpenAI-compatible LLM and the evaluators' callback URL. Each counts
 //! what it was asked and can be told to fail, stall or slow down.
 
-mod evaluator;
 mod llm;
 mod telegram;
 
@@ -11,11 +10,8 @@ use std::net::SocketAddr;
 use axum::Router;
 use tokio::net::TcpListener;
 
-pub use self::{
-    evaluator::{Evaluator, Received},
-    llm::Llm,
-    telegram::Telegram,
-};
+pub use self::{llm::Llm, telegram::Telegram};
+pub use testkit::evaluator::{Callback as Received, Evaluator};
 
 /// Serves `app` on a free local port until the process ends.
 async fn serve(app: Router) -> anyhow::Result<SocketAddr> {
