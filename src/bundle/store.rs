@@ -270,10 +270,11 @@ impl Bundles {
             .await
             .map_err(io::Error::other)??;
         if let Some(remote) = &self.remote {
-            remote.upload(&self.disk, &written.id).await?;
             // The local copy counts against the cache's bound like a
-            // fetched one.
+            // fetched one, even if the upload fails (the job's retry
+            // uploads it then).
             self.open(&written.id).await?;
+            remote.upload(&self.disk, &written.id).await?;
         }
         Ok(written)
     }
