@@ -41,12 +41,20 @@ pub enum Disposition {
     DeadLettered { reason: String },
 }
 
+/// How soon a message whose job another run holds is looked at again.
+const BUSY_RECHECK: Duration = Duration::from_secs(5);
+
 /// Runs consumers for both work queues until `stop`, reconnecting after
 /// broker failures.
 pub async fn run(env: Arc<Environment>, stop: CancellationToken) {
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    // The runs outlive the connection that delivered them: a lost
+    // connection must not cut one short (one stopped between its callback
+    // and recording it would call back twice when its message comes
+    // again). They finish on their own, and are awaited before stopping.
+    let mut running = JoinSet::new();
     while !stop.is_cancelled() {
-        match consume(&env, &stop).await {
+        match consume(&env, &stop, &mut running).await {
             Ok(()) => break,
             Err(e) => {
                 let wait = backoff.next_wait();
@@ -58,9 +66,15 @@ pub async fn run(env: Arc<Environment>, stop: CancellationToken) {
             }
         }
     }
+    // Runs in flight finish (their messages are acked or come back), then stop.
+    while running.join_next().await.is_some() {}
 }
 
-async fn consume(env: &Arc<Environment>, stop: &CancellationToken) -> Result<(), String> {
+async fn consume(
+    env: &Arc<Environment>,
+    stop: &CancellationToken,
+    running: &mut JoinSet<()>,
+) -> Result<(), String> {
     let err = |e: lapin::Error| e.to_string();
     let connection = env
         .settings
@@ -103,15 +117,6 @@ async fn consume(env: &Arc<Environment>, stop: &CancellationToken) -> Result<(),
     }
     tracing::info!("worker consuming");
     let mut deliveries = futures::stream::select_all(streams);
-    let mut running = JoinSet::new();
-    // A lost connection must not cut the runs in flight short: one stopped
-    // between its callback and recording it would call back twice when its
-    // message comes again. They finish on their own (their ack fails with
-    // the channel; the redelivery then finds the job done).
-    let lost = |running: &mut JoinSet<()>, why: String| {
-        running.detach_all();
-        Err(why)
-    };
     loop {
         tokio::select! {
             next = deliveries.next() => match next {
@@ -120,8 +125,8 @@ async fn consume(env: &Arc<Environment>, stop: &CancellationToken) -> Result<(),
                     let publisher = publisher.clone();
                     running.spawn(async move { handle(&env, &publisher, queue, delivery).await; });
                 }
-                Some((_, Err(e))) => return lost(&mut running, e.to_string()),
-                None => return lost(&mut running, "the broker closed the consumers".to_owned()),
+                Some((_, Err(e))) => return Err(e.to_string()),
+                None => return Err("the broker closed the consumers".to_owned()),
             },
             Some(_) = running.join_next(), if !running.is_empty() => {}
             () = stop.cancelled() => {
@@ -192,10 +197,15 @@ async fn settle(
     let retry =
         |delay: Duration| async move { settle_retry(env, publisher, queue, delivery, delay).await };
     match outcome {
-        Ok(()) | Err(JobError::Busy) => {
+        Ok(()) => {
             ack(delivery).await;
             Disposition::Done
         }
+        // Another run holds the job. Its own message may be gone (a run that
+        // outlived its connection: the broker gave its message back, and
+        // this is it), so this copy is parked, not dropped: it comes back
+        // and finds the job done, or runs it if that run did not finish it.
+        Err(JobError::Busy) => retry(BUSY_RECHECK).await,
         Err(JobError::Deferred { reason, delay }) => {
             tracing::info!(%reason, ?delay, "deferred");
             retry(delay).await

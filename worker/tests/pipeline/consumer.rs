@@ -452,3 +452,59 @@ async fn a_run_in_flight_finishes_when_the_broker_connection_drops() {
     assert_eq!(versions, 1);
     stop.cancel();
 }
+
+/// The broker gives a run's message back when the connection drops, while
+/// the run itself carries on. That copy, delivered again at once, finds the
+/// job held and is parked, not dropped: when the first run then fails in a
+/// way worth retrying (and cannot settle its own message on the dead
+/// channel), the parked copy runs the job again.
+#[tokio::test]
+async fn a_message_given_back_while_its_run_goes_on_is_not_lost() {
+    let broker_url = std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
+    let proxy = testkit::TcpProxy::start_for_url(&broker_url).await;
+    let via_proxy = testkit::with_address(&broker_url, proxy.addr());
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let w = spawn(
+        vec![
+            Step::BlockThenRetryable(gate.clone(), "the provider hiccupped"),
+            Step::Files(crate::helpers::good_site("Second try")),
+        ],
+        vec![],
+        &[("AMQP_URL", via_proxy.as_str())],
+    )
+    .await;
+    let job = w.prompt("A site for my bakery please", None).await;
+    publish(&w, job).await;
+    let stop = start(&w);
+    testkit::eventually(
+        "the run to wait on the LLM",
+        Duration::from_secs(30),
+        || async { (w.llm.calls() == 1).then_some(()) },
+    )
+    .await;
+
+    // The connection drops and comes back while the run still waits: the
+    // given-back message is delivered again and finds the job held.
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.restore();
+    testkit::eventually(
+        "the worker to reconnect",
+        Duration::from_secs(30),
+        || async { (proxy.forwarded() >= 2).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Now the first run fails; only the parked copy can finish the job.
+    gate.notify_waiters();
+    testkit::eventually(
+        "the job to be generated",
+        Duration::from_secs(60),
+        || async { (w.state(job).await == "preview_ready").then_some(()) },
+    )
+    .await;
+    assert_eq!(w.llm.calls(), 2, "the failed try and the second");
+    stop.cancel();
+}

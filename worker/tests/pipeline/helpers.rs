@@ -37,6 +37,8 @@ pub enum Step {
     Permanent(&'static str),
     /// Waits until notified, then answers with a simple site.
     Block(Arc<tokio::sync::Notify>),
+    /// Waits until notified, then fails in a way worth retrying.
+    BlockThenRetryable(Arc<tokio::sync::Notify>, &'static str),
 }
 
 /// A generator that answers from a script and records what it was asked.
@@ -86,6 +88,10 @@ impl Scripted {
             Step::Block(gate) => {
                 gate.notified().await;
                 good_site("Unblocked")
+            }
+            Step::BlockThenRetryable(gate, m) => {
+                gate.notified().await;
+                return Err(GenerateError::Retryable(m.into()));
             }
         };
         Ok(Generated {
