@@ -207,3 +207,38 @@ async fn a_bundle_the_store_lacks_is_missing_and_a_corrupt_one_is_refused() {
     }
     assert!(!on_disk(&preview, &id), "nothing corrupt is left to serve");
 }
+
+#[tokio::test]
+async fn a_bundle_larger_than_the_whole_cache_is_kept_and_served() {
+    let Some(bucket) = TestBucket::new().await else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let writer = reader(&scratch.path().join("w"), bucket.store(None), 1 << 30).await;
+    let id = writer.write(site("huge", 40)).await.unwrap().id;
+
+    // 10 KiB of cache for a 40 KiB bundle.
+    let small = reader(&scratch.path().join("r"), bucket.store(None), 10 * 1024).await;
+    let bundle = small.open(&id).await.unwrap();
+    small.settle().await;
+    assert!(
+        on_disk(&small, &id),
+        "not deleted under the request that fetched it"
+    );
+    assert_eq!(
+        bundle.read(View::Live, "data.txt").unwrap(),
+        site("huge", 40)[1].bytes
+    );
+}
+
+#[tokio::test]
+async fn an_id_that_is_not_a_bundle_hash_is_never_a_path() {
+    let scratch = tempfile::tempdir().unwrap();
+    let bundles = Bundles::on_disk(scratch.path());
+    for id in ["../etc", "", "ABC", &"g".repeat(64)] {
+        assert!(
+            matches!(bundles.open(id).await, Err(StoreError::Missing(_))),
+            "{id:?}"
+        );
+    }
+}

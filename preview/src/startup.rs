@@ -56,7 +56,7 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on PAGES_ADDR {}", settings.pages_addr))?;
         let pages_router = published::router(Hosting::new(settings.local_publish_dir.clone()));
-        let bundles = Bundles::open_store(&settings.bundle_store, &settings.data_dir)
+        let bundles = Bundles::open_store(&settings.bundle_store, &settings.data_dir, "preview")
             .await
             .map_err(anyhow::Error::msg)?;
         let state: AppState = Arc::new(App {

@@ -11,8 +11,9 @@
 //!   a bundle is complete once its manifest exists, and each object is
 //!   written once (bundles are content-addressed and immutable).
 //!
-//! With S3, each process keeps the bundles it used under `DATA_DIR` in the
-//! on-disk layout, so the preview serves them from local files as before. That
+//! With S3, each process keeps the bundles it used under
+//! `DATA_DIR/bundle-cache/<worker|preview>` in the on-disk layout, so the
+//! preview serves them from local files as before. That
 //! copy is a cache, bounded by `BUNDLE_CACHE_MB` and evicting the least
 //! recently used bundle; nothing under `DATA_DIR` needs to be shared.
 
@@ -33,7 +34,7 @@ use object_store::{
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use super::{Bundle, BundleFile, BundleStore, CONTENT, MANIFEST, Span, WrittenBundle};
+use super::{Bundle, BundleFile, BundleStore, CONTENT, MANIFEST, PackedFile, Span, WrittenBundle};
 use crate::{config::Env, sanitize};
 
 /// `BUNDLE_STORE_URL`.
@@ -151,9 +152,16 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const RETRY_FOR: Duration = Duration::from_secs(4);
 
 impl Bundles {
-    /// The bundles of `settings`. With S3 the local copies under `data_dir`
-    /// that an earlier run left are taken into the cache.
-    pub async fn open_store(settings: &StoreSettings, data_dir: &Path) -> Result<Self, String> {
+    /// The bundles of `settings`. With S3 the local copies live under
+    /// `data_dir/bundle-cache/<role>` (`worker`, `preview`): each process
+    /// kind keeps its own, so two that share a `DATA_DIR` (one host, the
+    /// local publisher) never evict each other's. Copies an earlier run left
+    /// there are taken into the cache.
+    pub async fn open_store(
+        settings: &StoreSettings,
+        data_dir: &Path,
+        role: &str,
+    ) -> Result<Self, String> {
         match &settings.url {
             StoreUrl::File(dir) => Ok(Self::on_disk(dir)),
             StoreUrl::S3 { bucket, prefix } => {
@@ -181,7 +189,7 @@ impl Bundles {
                     .build()
                     .map_err(|e| format!("BUNDLE_STORE_URL: cannot use s3://{bucket}: {e}"))?;
                 Ok(Self::remote(
-                    data_dir.join("bundle-cache"),
+                    data_dir.join("bundle-cache").join(role),
                     Arc::new(store),
                     prefix,
                     settings.cache_bytes,
@@ -212,16 +220,20 @@ impl Bundles {
     ) -> Self {
         let disk = BundleStore::new(cache_dir);
         let evicted_from = disk.clone();
+        let capacity = cache_bytes.div_ceil(1024);
         let opened = moka::future::Cache::builder()
             .eviction_policy(moka::policy::EvictionPolicy::lru())
-            .max_capacity(cache_bytes.div_ceil(1024))
-            .weigher(|_, bundle: &Arc<Bundle>| {
-                u32::try_from(bundle.content_len.div_ceil(1024) + 1).unwrap_or(u32::MAX)
-            })
-            .eviction_listener(move |id: Arc<String>, _, cause| {
+            .max_capacity(capacity)
+            .weigher(|_, bundle: &Arc<Bundle>| weight(bundle))
+            .eviction_listener(move |id: Arc<String>, bundle: Arc<Bundle>, cause| {
                 // Only what the cache pushed out; a replaced entry is the
-                // same bundle, still on disk.
-                if cause.was_evicted() {
+                // same bundle, still on disk. A bundle larger than the
+                // whole cache is refused at once: its copy is kept (and
+                // used) rather than deleted under the request that fetched
+                // it, unindexed, until the next start.
+                if u64::from(weight(&bundle)) > capacity {
+                    tracing::warn!(bundle = %id, "a bundle is larger than BUNDLE_CACHE_MB; kept outside the cache");
+                } else if cause.was_evicted() {
                     let dir = evicted_from.bundle_dir(&id);
                     if let Err(e) = std::fs::remove_dir_all(&dir) {
                         tracing::warn!(bundle = %id, error = %e, "could not delete an evicted bundle copy");
@@ -238,6 +250,11 @@ impl Bundles {
             })),
             opened,
         };
+        // Staging a process killed mid-fetch left behind (a live fetch
+        // takes seconds, not an hour).
+        if let Err(e) = bundles.disk.sweep_staging(Duration::from_secs(3600)) {
+            tracing::warn!(error = %e, "could not sweep the bundle cache's staging");
+        }
         bundles.adopt_local_copies().await;
         bundles
     }
@@ -282,6 +299,11 @@ impl Bundles {
     /// Opens a bundle: from memory, from disk, or (S3) fetched into the
     /// local cache first. Concurrent opens of one bundle fetch it once.
     pub async fn open(&self, id: &str) -> Result<Arc<Bundle>, StoreError> {
+        // Ids name directories (and evicted ones are deleted): only the hex
+        // hashes bundles are named by.
+        if !is_bundle_id(id) {
+            return Err(StoreError::Missing(id.to_owned()));
+        }
         let load = async {
             let disk = self.disk.clone();
             let owned = id.to_owned();
@@ -328,6 +350,9 @@ impl Bundles {
         };
         while let Ok(Some(entry)) = entries.next_entry().await {
             let id = entry.file_name().to_string_lossy().into_owned();
+            if !is_bundle_id(&id) {
+                continue;
+            }
             let disk = self.disk.clone();
             let owned = id.clone();
             match tokio::task::spawn_blocking(move || disk.open(&owned)).await {
@@ -390,10 +415,13 @@ impl Remote {
         let disk = disk.clone();
         let owned = id.to_owned();
         let bundle = tokio::task::spawn_blocking(move || -> io::Result<Bundle> {
+            // Checked before it is put where it would be served (or adopted
+            // after a restart).
+            let files: Vec<PackedFile> =
+                serde_json::from_slice(&manifest).map_err(io::Error::other)?;
+            verify(&files, &content)?;
             disk.place(&owned, &content, &manifest)?;
-            let bundle = disk.open(&owned)?;
-            verify(&bundle, &content)?;
-            Ok(bundle)
+            disk.open(&owned)
         })
         .await
         .map_err(io::Error::other)??;
@@ -404,14 +432,14 @@ impl Remote {
 
 /// Every file's live bytes hash to what the manifest says: a download cut
 /// short or altered is refused rather than served.
-fn verify(bundle: &Bundle, content: &[u8]) -> io::Result<()> {
+fn verify(files: &[PackedFile], content: &[u8]) -> io::Result<()> {
     let matches = |span: Span, sha256: &str| {
         let start = usize::try_from(span.offset).ok();
         let end = start.and_then(|s| s.checked_add(usize::try_from(span.len).ok()?));
         let bytes = start.zip(end).and_then(|(s, e)| content.get(s..e));
         bytes.is_some_and(|b| hex::encode(Sha256::digest(b)) == sha256)
     };
-    for file in bundle.files.values() {
+    for file in files {
         let live_ok = matches(file.live, &file.entry.sha256);
         let safe_ok = match (file.safe, &file.safe_sha256) {
             (Some(span), Some(sha256)) => matches(span, sha256),
@@ -419,7 +447,6 @@ fn verify(bundle: &Bundle, content: &[u8]) -> io::Result<()> {
             (None, _) => true,
         };
         if !(live_ok && safe_ok) {
-            let _ = std::fs::remove_dir_all(&bundle.dir);
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
@@ -430,6 +457,16 @@ fn verify(bundle: &Bundle, content: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What a bundle weighs in the cache: its content in KiB, at least 1.
+fn weight(bundle: &Bundle) -> u32 {
+    u32::try_from(bundle.content_len.div_ceil(1024) + 1).unwrap_or(u32::MAX)
+}
+
+/// Whether `id` can name a bundle: lower-case hex SHA-256.
+fn is_bundle_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn unavailable(e: object_store::Error) -> StoreError {

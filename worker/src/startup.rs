@@ -57,9 +57,10 @@ impl Worker {
             |b| b.path().display().to_string(),
         );
         tracing::info!(generator = %generator.name(), publisher = publisher.name(), browser, "worker configured");
-        let bundles = Bundles::open_store(&settings.bundle_store, &settings.common.data_dir)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let bundles =
+            Bundles::open_store(&settings.bundle_store, &settings.common.data_dir, "worker")
+                .await
+                .map_err(anyhow::Error::msg)?;
         // A worker killed mid-bundle leaves its staging behind; no live run
         // stages for longer than the run timeout.
         match bundles.disk().sweep_staging(settings.run_timeout) {

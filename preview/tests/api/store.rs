@@ -36,7 +36,7 @@ async fn bundles_come_from_the_store_and_only_missing_ones_are_503_while_it_is_d
         .await;
     let copy = preview
         .data_dir
-        .join("bundle-cache/bundles")
+        .join("bundle-cache/preview/bundles")
         .join(&seen.bundle);
     assert!(!copy.exists(), "nothing is shared with the worker's disk");
 
