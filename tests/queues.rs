@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use lapin::{
     BasicProperties, Connection,
     options::{BasicNackOptions, BasicPublishOptions, QueueDeclareOptions},
@@ -232,4 +234,38 @@ async fn a_dead_node_is_skipped_and_a_lost_connection_moves_to_the_next_node() {
     assert!(err.contains("127.0.0.1:1:"), "{err}");
     assert!(err.contains(&first.addr().to_string()), "{err}");
     assert!(err.contains(&second.addr().to_string()), "{err}");
+}
+
+#[tokio::test]
+async fn a_queue_still_consumed_is_not_converted_and_keeps_its_messages() {
+    let broker = TestBroker::with_queue_type(QueueType::Classic).await;
+    let jobs = broker.topology.work(WorkQueue::Jobs);
+    publish(broker.connection(), &jobs, "held-by-a-worker").await;
+
+    // A worker that took the message and has not acked it.
+    let worker = broker.connection().create_channel().await.unwrap();
+    let mut consumer = worker
+        .basic_consume(
+            jobs.as_str().into(),
+            "still-running".into(),
+            Default::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let _unacked = consumer.next().await.unwrap().unwrap();
+
+    let quorum = broker.topology.clone().with_queue_type(QueueType::Quorum);
+    let refused = convert(broker.connection(), &quorum).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("stop the bot and workers"),
+        "{refused}"
+    );
+
+    // The worker goes (its message returns); the next run converts it all.
+    worker.close(200, "stopped".into()).await.unwrap();
+    convert(broker.connection(), &quorum).await.unwrap();
+    let taken = broker.take(&jobs, 1, Duration::from_secs(5)).await;
+    assert_eq!(bodies(&taken), ["held-by-a-worker"]);
+    assert!(is_of_type(broker.connection(), &quorum).await);
 }

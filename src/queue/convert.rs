@@ -7,16 +7,21 @@
 //!
 //! 1. move its messages to `<name>.converting` (published with confirms,
 //!    then acked: a message is in one of the two queues at every moment);
-//! 2. delete it (only when empty; anything published meanwhile is moved
-//!    first) and declare it again with the new type;
+//! 2. delete it (only when empty and unused; anything published meanwhile
+//!    is moved first) and declare it again with the new type;
 //! 3. move the messages back and delete the holding queue.
+//!
+//! Each step is done for every queue before the next begins, so while a
+//! work queue is recreated its delay queues' messages wait in holding
+//! queues, where they can neither expire nor be dead-lettered to it.
 //!
 //! A run stopped anywhere can be run again: a holding queue left behind is
 //! drained into its queue. Messages keep their properties and headers
 //! (`x-death` included); a delay queue's messages wait their full delay
-//! again. Run it while bots and workers are stopped, or at least before
-//! they restart with the new `AMQP_QUEUE_TYPE`: a process declaring the old
-//! type on a converted queue fails to connect until it is restarted.
+//! again. Stop the bot and workers first: a queue is deleted only when no
+//! consumer is attached (the messages a consumer holds unacked would go
+//! with it), and a process declaring the old type on a converted queue
+//! fails to connect until it is restarted with the new `AMQP_QUEUE_TYPE`.
 
 use lapin::{
     Channel, Confirmation, Connection,
@@ -46,31 +51,43 @@ pub enum ConvertError {
     Broker(#[from] lapin::Error),
     #[error("the broker did not confirm a message moved to `{0}`")]
     NotConfirmed(String),
-    #[error("`{0}` kept receiving messages; stop the bot and workers, then run this again")]
+    #[error(
+        "`{0}` is still consumed or kept receiving messages; stop the bot and workers, then run this again"
+    )]
     StillReceiving(String),
 }
 
-/// Brings every queue of `topology` to `topology.queue_type()`.
+/// Brings every queue of `topology` to `topology.queue_type()`, in three
+/// passes, so that no message expires or is dead-lettered into a queue
+/// while that queue is being recreated: first every queue of the other
+/// type empties into its holding queue (which has no TTL and no
+/// dead-lettering), then those queues are recreated, then every holding
+/// queue empties back.
 pub async fn convert(
     connection: &Connection,
     topology: &Topology,
 ) -> Result<ConvertReport, ConvertError> {
-    let mut report = ConvertReport::default();
+    let holding = |name: &str| format!("{name}.converting");
+    let mut other_type = Vec::new();
     for name in topology.all_queues() {
-        let holding = format!("{name}.converting");
         // A failed declaration closes its channel, so each probe gets one.
         let probe = connection.create_channel().await?;
-        let has_type = topology.declare_one(&probe, &name, &name).await.is_ok();
-        if !has_type {
+        if topology.declare_one(&probe, &name, &name).await.is_err() {
             let channel = ConfirmedChannel::open(connection).await?;
-            declare_holding(channel.channel(), &holding, topology.queue_type()).await?;
-            drain(&channel, &name, &holding).await?;
-            delete_when_empty(connection, &name, &holding).await?;
-            topology
-                .declare_one(channel.channel(), &name, &name)
-                .await?;
+            declare_holding(channel.channel(), &holding(&name), topology.queue_type()).await?;
+            drain(&channel, &name, &holding(&name)).await?;
+            other_type.push(name);
         }
+    }
+    for name in &other_type {
+        delete_when_empty(connection, name, &holding(name)).await?;
+        let channel = connection.create_channel().await?;
+        topology.declare_one(&channel, name, name).await?;
+    }
+    let mut report = ConvertReport::default();
+    for name in topology.all_queues() {
         // Also what a run stopped half-way left in the holding queue.
+        let holding = holding(&name);
         if exists(connection, &holding).await? {
             let channel = ConfirmedChannel::open(connection).await?;
             let moved = drain(&channel, &holding, &name).await?;
@@ -126,8 +143,11 @@ async fn delete_when_empty(
             .channel()
             .queue_delete(
                 name.into(),
+                // Refused while a consumer is attached: the messages it
+                // holds unacked would go with the queue.
                 QueueDeleteOptions {
                     if_empty: true,
+                    if_unused: true,
                     ..QueueDeleteOptions::default()
                 },
             )
