@@ -67,16 +67,21 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
     cluster.kill(1).await?;
     let killed_at = Instant::now();
 
-    let mut tally = count_tasks(&system, keys, refused, Duration::from_secs(240)).await?;
-    let recovered = killed_at.elapsed();
-    let (links, differing) = compare_previews(&system).await?;
+    let counted = async {
+        let tally = count_tasks(&system, keys, refused, Duration::from_secs(240)).await?;
+        let recovered = killed_at.elapsed();
+        let (links, differing) = compare_previews(&system).await?;
+        anyhow::Ok((tally, recovered, links, differing))
+    }
+    .await;
+    // Node 1 back for whatever runs next, whether or not counting worked.
+    cluster.up().await?;
+    let (mut tally, recovered, links, differing) = counted?;
     if differing != 0 {
         tally.problems.push(format!(
             "{differing} of {links} preview links differ between the two previews"
         ));
     }
-    // Node 1 back, for whatever runs next.
-    cluster.up().await?;
     Ok(Row {
         scenario: "8. RabbitMQ node killed (cluster, S3, no shared disk)",
         load: format!(
