@@ -52,9 +52,10 @@ impl Backoff {
     }
 }
 
-/// `wait` ±25 %, uniformly.
+/// `wait` ±25 %, uniformly (unjittered where that would overflow).
 pub fn jitter(wait: Duration) -> Duration {
-    wait.mul_f64(rand::rng().random_range(0.75..=1.25))
+    Duration::try_from_secs_f64(wait.as_secs_f64() * rand::rng().random_range(0.75..=1.25))
+        .unwrap_or(wait)
 }
 
 #[cfg(test)]
@@ -90,6 +91,15 @@ mod tests {
             (0..50).map(|_| backoff.next_wait()).collect();
         assert!(waits.len() > 40, "{} distinct of 50", waits.len());
         assert!(waits.iter().all(|w| within(*w, Duration::from_secs(1))));
+    }
+
+    #[test]
+    fn an_uncapped_backoff_never_panics() {
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::MAX);
+        for _ in 0..200 {
+            backoff.next_wait();
+        }
+        assert_eq!(backoff.step(), Duration::MAX);
     }
 
     #[test]

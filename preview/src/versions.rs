@@ -12,7 +12,7 @@ use std::{
 use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
 use pagesmith::{
-    bundle::View,
+    bundle::{View, is_sha256_hex},
     db::versions,
     domain::{SitePath, file_type},
 };
@@ -67,7 +67,7 @@ impl Site {
             .into_iter()
             .filter_map(|f| {
                 let path = SitePath::parse(&f.path).ok()?;
-                if path.as_str() != f.path || !is_sha256(&f.sha256) {
+                if path.as_str() != f.path || !is_sha256_hex(&f.sha256) {
                     return None;
                 }
                 let media = file_type::media_type(&path).unwrap_or("application/octet-stream");
@@ -108,10 +108,6 @@ impl Site {
     pub fn has_index_under(&self, dir: &str) -> bool {
         self.files.contains_key(&format!("{dir}/index.html"))
     }
-}
-
-fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Whether `token` could be a preview token (URL-safe base64), so obvious
@@ -189,7 +185,7 @@ impl VersionCache {
 
 /// A bundle id: the hex SHA-256 naming its directory.
 fn is_hex_id(bundle: &str) -> bool {
-    let ok = is_sha256(bundle);
+    let ok = is_sha256_hex(bundle);
     if !ok {
         tracing::error!("a version names a bundle that is not a hex id; refusing to serve it");
     }

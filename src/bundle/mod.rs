@@ -366,6 +366,12 @@ impl Bundle {
     }
 }
 
+/// Whether `s` is a SHA-256 as bundles write them: 64 lower-case hex
+/// digits (a bundle's id, a file's hash).
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// The id of a bundle with these (sorted) entries.
 fn bundle_id(entries: &[FileEntry]) -> String {
     let mut hasher = Sha256::new();

@@ -466,7 +466,7 @@ fn weight(bundle: &Bundle) -> u32 {
 
 /// Whether `id` can name a bundle: lower-case hex SHA-256.
 fn is_bundle_id(id: &str) -> bool {
-    id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    super::is_sha256_hex(id)
 }
 
 fn unavailable(e: object_store::Error) -> StoreError {

@@ -174,8 +174,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refused_node_is_skipped_and_the_error_names_every_node() {
-        // Nothing listens on port 1.
+    async fn when_no_node_answers_the_error_names_each_one() {
+        // Nothing listens on port 1. (Skipping a refused node for a live one
+        // is tested against RabbitMQ in tests/queues.rs.)
         let brokers: Brokers = "amqp://127.0.0.1:1/%2f,amqp://127.0.0.1:1/%2f"
             .parse()
             .unwrap();

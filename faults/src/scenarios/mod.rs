@@ -115,6 +115,38 @@ async fn tasks_at_once(
     count_tasks(system, keys, refused, settle).await
 }
 
+/// Fetches every version's page from each preview; returns how many links
+/// there were, and the problem when some were not the same 200 on all.
+async fn compare_previews(system: &System) -> anyhow::Result<(usize, Option<String>)> {
+    let tokens: Vec<String> = sqlx::query_scalar("SELECT preview_token FROM versions")
+        .fetch_all(&system.pool)
+        .await?;
+    let mut differing = 0;
+    for token in &tokens {
+        let mut bodies = Vec::new();
+        for base in &system.preview_urls {
+            let response = system
+                .client
+                .get(format!("{base}/p/{token}/index.html"))
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            bodies.push((status, response.bytes().await?));
+        }
+        let first = &bodies[0];
+        if first.0 != 200 || bodies.iter().any(|b| b != first) {
+            differing += 1;
+        }
+    }
+    let problem = (differing != 0).then(|| {
+        format!(
+            "{differing} of {} preview links differ between the previews",
+            tokens.len()
+        )
+    });
+    Ok((tokens.len(), problem))
+}
+
 /// Versions the LLM wrote (the rest fell back to the built-in template).
 async fn sites_by_llm(system: &System) -> anyhow::Result<i64> {
     system

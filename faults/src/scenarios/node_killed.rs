@@ -12,7 +12,7 @@ use anyhow::Context;
 use testkit::TestBucket;
 use tokio::time::Instant;
 
-use super::{app_keys, count_tasks, post_all};
+use super::{app_keys, compare_previews, count_tasks, post_all};
 use crate::{
     Suite,
     report::Row,
@@ -77,11 +77,7 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
     // Node 1 back for whatever runs next, whether or not counting worked.
     cluster.up().await?;
     let (mut tally, recovered, links, differing) = counted?;
-    if differing != 0 {
-        tally.problems.push(format!(
-            "{differing} of {links} preview links differ between the two previews"
-        ));
-    }
+    tally.problems.extend(differing);
     Ok(Row {
         scenario: "8. RabbitMQ node killed (cluster, S3, no shared disk)",
         load: format!(
@@ -97,30 +93,4 @@ pub async fn run(suite: &Suite) -> anyhow::Result<Row> {
         tally,
         took: started.elapsed(),
     })
-}
-
-/// Fetches every version's pages from each preview; returns how many links
-/// there were and how many were not the same 200 on both.
-pub async fn compare_previews(system: &System) -> anyhow::Result<(usize, usize)> {
-    let tokens: Vec<String> = sqlx::query_scalar("SELECT preview_token FROM versions")
-        .fetch_all(&system.pool)
-        .await?;
-    let mut differing = 0;
-    for token in &tokens {
-        let mut bodies = Vec::new();
-        for base in &system.preview_urls {
-            let response = system
-                .client
-                .get(format!("{base}/p/{token}/index.html"))
-                .send()
-                .await?;
-            let status = response.status().as_u16();
-            bodies.push((status, response.bytes().await?));
-        }
-        let first = &bodies[0];
-        if first.0 != 200 || bodies.iter().any(|b| b != first) {
-            differing += 1;
-        }
-    }
-    Ok((tokens.len(), differing))
 }

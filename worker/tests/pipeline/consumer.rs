@@ -396,22 +396,17 @@ async fn prompts_still_get_the_llm_under_a_storm_of_app_tasks() {
     assert!(prompts[1] < 9, "prompts served at {prompts:?}: {served:?}");
 }
 
-/// A run in flight when the broker connection drops is not cut short: it
-/// finishes (so nothing it did, such as a callback, is done twice), and
-/// its redelivery then finds the job done and does nothing more.
-#[tokio::test]
-async fn a_run_in_flight_finishes_when_the_broker_connection_drops() {
+/// A worker reaching RabbitMQ through a proxy the test can cut, consuming,
+/// with one prompt's run waiting in its first LLM call (`llm`'s first step
+/// should block).
+async fn waiting_on_the_llm(
+    llm: Vec<Step>,
+) -> (testkit::TcpProxy, TestWorker, uuid::Uuid, CancellationToken) {
     let broker_url = std::env::var("TEST_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
     let proxy = testkit::TcpProxy::start_for_url(&broker_url).await;
     let via_proxy = testkit::with_address(&broker_url, proxy.addr());
-    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
-    let w = spawn(
-        vec![Step::Block(gate.clone())],
-        vec![],
-        &[("AMQP_URL", via_proxy.as_str())],
-    )
-    .await;
+    let w = spawn(llm, vec![], &[("AMQP_URL", via_proxy.as_str())]).await;
     let job = w.prompt("A site for my bakery please", None).await;
     publish(&w, job).await;
     let stop = start(&w);
@@ -421,6 +416,16 @@ async fn a_run_in_flight_finishes_when_the_broker_connection_drops() {
         || async { (w.llm.calls() == 1).then_some(()) },
     )
     .await;
+    (proxy, w, job, stop)
+}
+
+/// A run in flight when the broker connection drops is not cut short: it
+/// finishes (so nothing it did, such as a callback, is done twice), and
+/// its redelivery then finds the job done and does nothing more.
+#[tokio::test]
+async fn a_run_in_flight_finishes_when_the_broker_connection_drops() {
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (proxy, w, job, stop) = waiting_on_the_llm(vec![Step::Block(gate.clone())]).await;
 
     proxy.cut();
     // The LLM answers after the connection is gone; the run carries on.
@@ -460,28 +465,11 @@ async fn a_run_in_flight_finishes_when_the_broker_connection_drops() {
 /// channel), the parked copy runs the job again.
 #[tokio::test]
 async fn a_message_given_back_while_its_run_goes_on_is_not_lost() {
-    let broker_url = std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
-    let proxy = testkit::TcpProxy::start_for_url(&broker_url).await;
-    let via_proxy = testkit::with_address(&broker_url, proxy.addr());
     let gate = std::sync::Arc::new(tokio::sync::Notify::new());
-    let w = spawn(
-        vec![
-            Step::BlockThenRetryable(gate.clone(), "the provider hiccupped"),
-            Step::Files(crate::helpers::good_site("Second try")),
-        ],
-        vec![],
-        &[("AMQP_URL", via_proxy.as_str())],
-    )
-    .await;
-    let job = w.prompt("A site for my bakery please", None).await;
-    publish(&w, job).await;
-    let stop = start(&w);
-    testkit::eventually(
-        "the run to wait on the LLM",
-        Duration::from_secs(30),
-        || async { (w.llm.calls() == 1).then_some(()) },
-    )
+    let (proxy, w, job, stop) = waiting_on_the_llm(vec![
+        Step::BlockThenRetryable(gate.clone(), "the provider hiccupped"),
+        Step::Files(crate::helpers::good_site("Second try")),
+    ])
     .await;
 
     // The connection drops and comes back while the run still waits: the
