@@ -8,7 +8,6 @@
 use std::{
     io::{self, SeekFrom},
     path::Path,
-    sync::Arc,
 };
 
 use bytes::Bytes;
@@ -17,7 +16,6 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::{
     encoding::{self, Coding},
-    sendfile,
     versions::{FileMeta, Site},
 };
 
@@ -125,9 +123,7 @@ impl Files {
         }
         let mut buf = vec![0; len as usize];
         handle.read_exact(&mut buf).await.map_err(missing)?;
-        // Large files keep a handle on the bundle's content file, so the
-        // connection can send them from it without a copy (`sendfile`).
-        let bytes = sendfile::file_backed(buf, Arc::new(handle.into_std().await), span.offset);
+        let bytes = Bytes::from(buf);
         self.cache.insert(key, Some(bytes.clone()));
         Ok(Content::Bytes(bytes))
     }

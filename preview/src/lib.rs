@@ -15,7 +15,6 @@ pub mod published;
 pub mod request_log;
 pub mod request_metrics;
 pub mod routes;
-pub mod sendfile;
 pub mod settings;
 pub mod startup;
 pub mod state;

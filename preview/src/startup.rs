@@ -25,7 +25,6 @@ use crate::{
     published::{self, Hosting},
     request_metrics::{RequestMetrics, View},
     routes,
-    sendfile::SendfileListener,
     settings::Settings,
     state::{App, AppState},
     versions::VersionCache,
@@ -131,7 +130,7 @@ async fn serve(
             tracing::warn!(%error, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(SendfileListener(listener), router)
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
 }
