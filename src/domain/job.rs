@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 text_enum! {
     /// What a job does.
     JobKind {
-        /// Write a site (a new project or a new round of one).
+        /// Write a site (a new project or a new round of one) and, once
+        /// approved, publish it: one job from prompt to Pages, queued again
+        /// by the approval.
         Generate = "generate",
         /// Answer a bot command such as `/status`.
         Command = "command",

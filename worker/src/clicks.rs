@@ -10,7 +10,7 @@
 use pagesmith::domain::{MessagePurpose, VersionState};
 use pagesmith::{
     db::{self, jobs::Job, projects::Project, versions::Version},
-    domain::{JobKind, JobPayload, JobState, job::TelegramCallback},
+    domain::{JobPayload, JobState, job::TelegramCallback},
 };
 
 use crate::{
@@ -137,7 +137,9 @@ async fn approve(
     )
     .await?;
     if moved {
-        db::outbox::enqueue(&mut tx, job.id, JobKind::Generate).await?;
+        // The job itself goes back to the queue and carries on from
+        // `approved`: publishing is the rest of the same job, not a new one.
+        db::outbox::enqueue(&mut tx, job.id, job.kind).await?;
     }
     tx.commit().await?;
     if moved {
