@@ -71,11 +71,14 @@ fn assert_valid(files: &Files, request: &SiteRequest) {
         "script.js",
         "README.md",
         "LICENSE",
-        ".nojekyll",
     ] {
         assert!(files.contains_key(required), "{required} missing");
     }
+    // `.nojekyll` is added to every site later, by the manifest; the
+    // README, which lists the site's files, already describes it.
+    assert!(!files.contains_key(".nojekyll"));
     let readme = &files["README.md"];
+    assert!(readme.contains("| `.nojekyll` |"), "README omits .nojekyll");
     for heading in [
         "## Summary",
         "## Setup",

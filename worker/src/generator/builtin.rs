@@ -26,7 +26,8 @@ use attachments::{Kind, Table};
 use outline::Outline;
 use scan::Mentions;
 
-/// Files every site gets, in the order they are listed.
+/// Files every site gets, in the order they are listed (`.nojekyll` from
+/// `manifest::build`, which completes every site).
 const FIXED: &[&str] = &[
     "index.html",
     "style.css",
@@ -107,7 +108,6 @@ impl BuiltinGenerator {
             }
         }
         files.push(file("LICENSE", docs::license(site.year, site.owner())));
-        files.push(file(".nojekyll", String::new()));
         for old in keep {
             let regenerated = files.iter().any(|f| f.path == old.path) || old.path == "README.md";
             if !regenerated && !site.is_attachment(&old.path) && SitePath::parse(&old.path).is_ok()
@@ -117,7 +117,9 @@ impl BuiltinGenerator {
             }
         }
         let mut paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-        paths.push("README.md".to_owned());
+        // The README describes the whole site: itself, written below, and
+        // `.nojekyll`, which `manifest::build` adds to every site.
+        paths.extend(["README.md".to_owned(), ".nojekyll".to_owned()]);
         paths.extend(
             request
                 .attachments

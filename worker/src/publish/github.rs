@@ -5,7 +5,7 @@
 //!    `auto_init` on the first round, adopted when it already exists
 //!    ([`repo`]);
 //! 2. one commit with the Git Data API: the blobs `main` lacks, one full
-//!    tree (the site plus `.nojekyll`), one commit with fixed dates, and a
+//!    tree (the bundle as it is), one commit with fixed dates, and a
 //!    fast-forward of `main` — or nothing, when `main` already holds exactly
 //!    this tree ([`commit`]);
 //! 3. Pages served from `main` at `/` ([`pages`]).

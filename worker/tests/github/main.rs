@@ -34,9 +34,15 @@ pub fn request(files: &[(&str, &[u8])], message: &str) -> PublishRequest {
     }
 }
 
+/// A bundle as the worker writes them: `manifest::build` gives every site
+/// its `.nojekyll`.
 pub fn round_one() -> PublishRequest {
     request(
-        &[("index.html", b"<h1>Sales</h1>\n"), ("img/logo.png", LOGO)],
+        &[
+            ("index.html", b"<h1>Sales</h1>\n"),
+            ("img/logo.png", LOGO),
+            (".nojekyll", b""),
+        ],
         "Round 1: sales\n\nPublished by pagesmith (version 1).",
     )
 }
@@ -46,6 +52,7 @@ pub fn round_two() -> PublishRequest {
         &[
             ("index.html", b"<h1>Sales, by region</h1>\n"),
             ("img/logo.png", LOGO),
+            (".nojekyll", b""),
         ],
         "Round 2: sales\n\nPublished by pagesmith (version 2).",
     )

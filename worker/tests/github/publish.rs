@@ -1,7 +1,7 @@
 //! Publishing: the happy rounds, and the retries that must not commit twice.
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-use serde_json::{Value, json};
+use serde_json::json;
 use wiremock::{
     Mock, ResponseTemplate,
     matchers::{method, path},
@@ -65,7 +65,7 @@ async fn round_one_creates_the_repo_commits_once_and_enables_pages() {
         blobs,
         [b"".to_vec(), b"<h1>Sales</h1>\n".to_vec(), LOGO.to_vec()]
     );
-    // One full tree: the site plus .nojekyll, no base_tree.
+    // One full tree holding the bundle's files, no base_tree.
     let trees = fake.bodies("POST", &format!("{BASE}/git/trees")).await;
     assert_eq!(trees.len(), 1);
     assert_eq!(
@@ -356,13 +356,24 @@ async fn main_is_created_when_the_owner_defaults_to_another_branch() {
 }
 
 #[tokio::test]
-async fn a_bundle_with_its_own_nojekyll_is_committed_as_is() {
+async fn a_bundle_is_committed_exactly_as_given() {
+    // `.nojekyll` is the manifest's to add (`manifest::build`), once for
+    // every site; the publisher adds nothing of its own.
     let fake = FakeGithub::start().await;
-    let with = request(&[("index.html", b"hi"), (".nojekyll", b"")], "Round 1: hi");
+    let bare = request(&[("index.html", b"hi")], "Round 1: hi");
 
-    fake.publisher().publish(&with).await.unwrap();
+    fake.publisher().publish(&bare).await.unwrap();
 
     let trees = fake.bodies("POST", &format!("{BASE}/git/trees")).await;
-    let entries: Vec<&Value> = trees[0]["tree"].as_array().unwrap().iter().collect();
-    assert_eq!(entries.len(), 2);
+    let paths: Vec<&str> = trees[0]["tree"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["index.html"]);
+    assert_eq!(
+        fake.files_on_main(),
+        [("index.html".to_owned(), b"hi".to_vec())]
+    );
 }

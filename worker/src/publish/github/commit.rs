@@ -16,7 +16,7 @@ use serde_json::json;
 use super::{
     super::{PublishError, PublishRequest},
     GithubPublisher,
-    objects::{SiteTree, site_files},
+    objects::SiteTree,
     repo::Repo,
 };
 
@@ -66,14 +66,14 @@ impl GithubPublisher {
         repo: &Repo,
         request: &PublishRequest,
     ) -> Result<String, PublishError> {
-        let files = site_files(&request.files);
-        let site = SiteTree::of(&files)?;
+        let files = &request.files;
+        let site = SiteTree::of(files)?;
         let base = repo.api_path();
         let mut head = self.main_head(&base).await?;
         if let Some(sha) = holding(head.as_ref(), &[&site.sha]) {
             return Ok(sha);
         }
-        let tree = self.upload(&base, &files, &site, head.as_ref()).await?;
+        let tree = self.upload(&base, files, &site, head.as_ref()).await?;
         let mut refused = String::new();
         for _ in 0..self.options.commit_attempts.max(1) {
             let commit = self

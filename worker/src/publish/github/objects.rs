@@ -11,19 +11,6 @@ use super::super::{
     git::{git_error, write_tree},
 };
 
-/// The site's files as committed: the bundle plus an empty `.nojekyll`
-/// when it lacks one, so Pages serves the files as they are.
-pub fn site_files(files: &[BundleFile]) -> Vec<BundleFile> {
-    let mut files = files.to_vec();
-    if !files.iter().any(|f| f.path.as_str() == ".nojekyll") {
-        files.push(BundleFile {
-            path: SitePath::parse(".nojekyll").expect(".nojekyll is a valid site path"),
-            bytes: Vec::new(),
-        });
-    }
-    files
-}
-
 /// The shas git (and GitHub) gives a site's objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteTree {
@@ -57,16 +44,14 @@ fn memory_repo() -> Result<Repository, git2::Error> {
 mod tests {
     use super::*;
 
-    /// The bundle `files` with `.nojekyll` added.
     fn site(files: &[(&str, &[u8])]) -> Vec<BundleFile> {
-        let bundle: Vec<BundleFile> = files
+        files
             .iter()
             .map(|(path, bytes)| BundleFile {
                 path: SitePath::parse(path).unwrap(),
                 bytes: bytes.to_vec(),
             })
-            .collect();
-        site_files(&bundle)
+            .collect()
     }
 
     /// The expected shas are git's own: `git hash-object`, and `git
@@ -76,6 +61,7 @@ mod tests {
         let files = site(&[
             ("index.html", b"<h1>hi</h1>\n"),
             ("css/site.css", b"body{}\n"),
+            (".nojekyll", b""),
         ]);
         let tree = SiteTree::of(&files).unwrap();
         assert_eq!(
@@ -87,14 +73,5 @@ mod tests {
             ]
         );
         assert_eq!(tree.sha, "bbaccc9398e674e5bf8591b641f163dee9dbf51b");
-    }
-
-    #[test]
-    fn nojekyll_is_added_once() {
-        let with = site(&[(".nojekyll", b""), ("index.html", b"x")]);
-        assert_eq!(with.len(), 2);
-        let without = site(&[("index.html", b"x")]);
-        assert_eq!(without.len(), 2);
-        assert_eq!(without[1].path.as_str(), ".nojekyll");
     }
 }
