@@ -221,3 +221,65 @@ ensure_nginx() {
     apt-get install -y -q "${missing[@]}" >/dev/null ||
         { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
 }
+
+# Benchmarks compare the code side by side with an earlier commit in one
+# run. The commit is checked out in a git worktree outside the clone and
+# built in a target directory of its own, under this folder (or in
+# BASELINE_TARGET_DIR: the clone's own shares the dependencies' builds
+# when the profiles match).
+BASELINE_ROOT=$HOME/.cache/pagesmith/baseline
+: "${BASELINE_TARGET_DIR:=$BASELINE_ROOT/target}"
+
+# Checks out `ref` in the baseline worktree; prints its short commit id.
+checkout_baseline() { # ref
+    local commit
+    commit=$(git rev-parse --short "$1^{commit}") || { log "no commit $1"; return 1; }
+    if [[ ! -d $BASELINE_ROOT/src ]]; then
+        git worktree add --detach "$BASELINE_ROOT/src" "$commit" >/dev/null
+    else
+        git -C "$BASELINE_ROOT/src" checkout --quiet --detach "$commit"
+    fi
+    printf '%s\n' "$commit"
+}
+
+# Builds the binaries of `packages` at `ref` and copies them to a folder
+# named after the commit, whose path it prints. `profile`: the profile to
+# build, or the commit's `release` if it has no such profile (fat LTO lived
+# in `release` before `dist`).
+build_baseline() { # ref profile package...
+    local ref=$1 profile=$2 commit package flags=()
+    shift 2
+    commit=$(checkout_baseline "$ref") || return 1
+    grep -q "^\[profile\.$profile\]" "$BASELINE_ROOT/src/Cargo.toml" || profile=release
+    for package in "$@"; do flags+=(-p "$package"); done
+    log "building $* at $commit ($profile)"
+    (cd "$BASELINE_ROOT/src" && CARGO_TARGET_DIR=$BASELINE_TARGET_DIR \
+        cargo build -q --locked --profile "$profile" "${flags[@]}" --bins) >&2
+    local out=$BASELINE_ROOT/bin-$commit-$profile
+    mkdir -p "$out"
+    for package in "$@"; do
+        cp "$BASELINE_TARGET_DIR/$profile/$package" "$out/"
+    done
+    printf '%s\n' "$out"
+}
+
+# Builds bench target `bench` of `package` at `ref`; prints the path of its
+# executable. Run it from the package's folder in the baseline worktree, as
+# cargo bench would.
+build_baseline_bench() { # ref package bench
+    local ref=$1 package=$2 bench=$3 commit
+    commit=$(checkout_baseline "$ref") || return 1
+    log "building bench $bench of $package at $commit"
+    (cd "$BASELINE_ROOT/src" && CARGO_TARGET_DIR=$BASELINE_TARGET_DIR \
+        cargo bench -q --locked -p "$package" --bench "$bench" --no-run --message-format=json) |
+        bench_executable "$bench"
+}
+
+# The executable of bench target $1 in cargo's JSON messages on stdin.
+bench_executable() {
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and m.get("executable"):
+        print(m["executable"])' "$1"
+}
