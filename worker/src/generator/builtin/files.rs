@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Site, html::escape};
+use super::Site;
+use crate::text::escape;
 
 /// The stylesheet every site gets.
 pub const STYLE_CSS: &str = include_str!("style.css");
