@@ -88,12 +88,12 @@ impl BuiltinGenerator {
         let mut site = Site::plan(request, self.year(), outline, mentions);
 
         let mut files = vec![
-            file("index.html", page::index(&site)),
+            file("index.html", page::index(&site).into_string()),
             file("style.css", files::STYLE_CSS.to_owned()),
             file("script.js", files::SCRIPT_JS.to_owned()),
         ];
         for path in &site.pages {
-            files.push(file(path, page::subpage(&site, path)));
+            files.push(file(path, page::subpage(&site, path).into_string()));
         }
         for path in site
             .styles

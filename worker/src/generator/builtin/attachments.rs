@@ -3,9 +3,9 @@
 //! pretty-printed, text in `<pre>`, media with players, the rest as
 //! downloads.
 
-use std::fmt::Write as _;
+use maud::{Markup, html};
 
-use super::html::{escape, href, humanize};
+use super::html::{Text, href, humanize};
 use crate::generator::Attachment;
 
 /// How an attachment is shown.
@@ -142,108 +142,116 @@ pub fn plain_number(n: f64) -> String {
 }
 
 /// The attachment as a card: its name, what it is, its content, a link.
-pub fn card(attachment: &Attachment, table_id: Option<&str>) -> String {
+pub fn card(attachment: &Attachment, table_id: Option<&str>) -> Markup {
     let name = attachment.name.as_str();
     let link = href("", name);
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<article class=\"card attachment\">\n<h3><a href=\"{link}\">{}</a></h3>\n<p class=\"meta\">{} · {}</p>\n",
-        escape(name),
-        escape(&attachment.media_type),
-        size(attachment.data.len())
-    );
-    out.push_str(&body(attachment, table_id));
-    let _ = write!(
-        out,
-        "<p><a class=\"button\" href=\"{link}\" download>Download {}</a></p>\n</article>\n",
-        escape(attachment.name.file_name())
-    );
-    out
-}
-
-fn body(attachment: &Attachment, table_id: Option<&str>) -> String {
-    let link = href("", attachment.name.as_str());
-    let alt = escape(&humanize(attachment.name.file_name()));
-    match kind(attachment) {
-        Kind::Image => format!(
-            "<figure><img src=\"{link}\" alt=\"{alt}\" loading=\"lazy\" decoding=\"async\" data-attachment-image></figure>\n"
-        ),
-        Kind::Audio => format!("<audio controls preload=\"metadata\" src=\"{link}\"></audio>\n"),
-        Kind::Video => format!("<video controls preload=\"metadata\" src=\"{link}\"></video>\n"),
-        Kind::Table => match parse_table(attachment) {
-            Ok(table) => table_html(&table, table_id, &alt),
-            Err(problem) => format!(
-                "<p>This file {}; download it below.</p>\n",
-                escape(&problem)
-            ),
-        },
-        Kind::Json => text_block(attachment, true),
-        Kind::Text => text_block(attachment, false),
-        Kind::Download => String::new(),
-    }
-}
-
-fn table_html(table: &Table, id: Option<&str>, caption: &str) -> String {
-    let id = id
-        .map(|id| format!(" id=\"{}\"", escape(id)))
-        .unwrap_or_default();
-    let mut out = format!(
-        "<div class=\"table-wrap\">\n<table{id} data-sortable>\n<caption>{caption}</caption>\n<thead><tr>"
-    );
-    for header in &table.headers {
-        let _ = write!(out, "<th scope=\"col\">{}</th>", escape(header));
-    }
-    out.push_str("</tr></thead>\n<tbody>\n");
-    for row in table.rows.iter().take(MAX_ROWS) {
-        out.push_str("<tr>");
-        for cell in row {
-            let class = if number(cell).is_some() {
-                " class=\"num\""
-            } else {
-                ""
-            };
-            let _ = write!(out, "<td{class}>{}</td>", escape(cell));
+    html! {
+        article class="card attachment" {
+            "\n"
+            h3 { a href=(link) { (Text(name)) } } "\n"
+            p class="meta" {
+                (Text(&attachment.media_type)) " · " (size(attachment.data.len()))
+            }
+            "\n"
+            (body(attachment, table_id))
+            p {
+                a class="button" href=(link) download {
+                    "Download " (Text(attachment.name.file_name()))
+                }
+            }
+            "\n"
         }
-        out.push_str("</tr>\n");
+        "\n"
     }
-    out.push_str("</tbody>\n</table>\n</div>\n");
-    if table.rows.len() > MAX_ROWS {
-        let _ = writeln!(
-            out,
-            "<p class=\"meta\">Showing the first {MAX_ROWS} of {} rows.</p>",
-            table.rows.len()
-        );
-    }
-    out
 }
 
-fn text_block(attachment: &Attachment, json: bool) -> String {
+fn body(attachment: &Attachment, table_id: Option<&str>) -> Markup {
+    let link = href("", attachment.name.as_str());
+    let alt = humanize(attachment.name.file_name());
+    html! {
+        @match kind(attachment) {
+            Kind::Image => {
+                figure {
+                    img src=(link) alt=(Text(&alt)) loading="lazy" decoding="async"
+                        data-attachment-image;
+                }
+                "\n"
+            }
+            Kind::Audio => { audio controls preload="metadata" src=(link) {} "\n" }
+            Kind::Video => { video controls preload="metadata" src=(link) {} "\n" }
+            Kind::Table => {
+                @match parse_table(attachment) {
+                    Ok(table) => { (table_html(&table, table_id, &alt)) }
+                    Err(problem) => {
+                        p { "This file " (Text(problem)) "; download it below." } "\n"
+                    }
+                }
+            }
+            Kind::Json => { (text_block(attachment, true)) }
+            Kind::Text => { (text_block(attachment, false)) }
+            Kind::Download => {}
+        }
+    }
+}
+
+fn table_html(table: &Table, id: Option<&str>, caption: &str) -> Markup {
+    html! {
+        div class="table-wrap" {
+            "\n"
+            table id=[id.map(Text)] data-sortable {
+                "\n"
+                caption { (Text(caption)) } "\n"
+                thead {
+                    tr {
+                        @for header in &table.headers {
+                            th scope="col" { (Text(header)) }
+                        }
+                    }
+                }
+                "\n"
+                tbody {
+                    "\n"
+                    @for row in table.rows.iter().take(MAX_ROWS) {
+                        tr {
+                            @for cell in row {
+                                td class=[number(cell).is_some().then_some("num")] { (Text(cell)) }
+                            }
+                        }
+                        "\n"
+                    }
+                }
+                "\n"
+            }
+            "\n"
+        }
+        "\n"
+        @if table.rows.len() > MAX_ROWS {
+            p class="meta" {
+                "Showing the first " (MAX_ROWS) " of " (table.rows.len()) " rows."
+            }
+            "\n"
+        }
+    }
+}
+
+fn text_block(attachment: &Attachment, json: bool) -> Markup {
     let Ok(text) = std::str::from_utf8(&attachment.data) else {
-        return "<p>This file is not UTF-8 text; download it below.</p>\n".to_owned();
+        return html! { p { "This file is not UTF-8 text; download it below." } "\n" };
     };
     let pretty = json
         .then(|| serde_json::from_str::<serde_json::Value>(text).ok())
         .flatten()
         .and_then(|v| serde_json::to_string_pretty(&v).ok());
     let text = pretty.as_deref().unwrap_or(text);
-    let end = clip(text).len();
-    let markdown = if attachment.name.extension().as_deref() == Some("md") {
-        format!(
-            " data-markdown-source=\"{}\"",
-            escape(attachment.name.as_str())
-        )
-    } else {
-        String::new()
-    };
-    let mut out = format!(
-        "<pre class=\"source\"{markdown}><code>{}</code></pre>\n",
-        escape(&text[..end])
-    );
-    if end < text.len() {
-        out.push_str("<p class=\"meta\">The rest is in the file.</p>\n");
+    let shown = clip(text);
+    let markdown = (attachment.name.extension().as_deref() == Some("md"))
+        .then(|| Text(attachment.name.as_str()));
+    html! {
+        pre class="source" data-markdown-source=[markdown] { code { (Text(shown)) } } "\n"
+        @if shown.len() < text.len() {
+            p class="meta" { "The rest is in the file." } "\n"
+        }
     }
-    out
 }
 
 /// At most [`MAX_TEXT`] bytes of `text`, cut at a character boundary, so

@@ -4,6 +4,11 @@ use pagesmith::domain::SitePath;
 
 use super::*;
 
+/// The card as HTML text.
+fn card(attachment: &Attachment, table_id: Option<&str>) -> String {
+    super::card(attachment, table_id).into_string()
+}
+
 fn attachment(name: &str, media_type: &str, data: &[u8]) -> Attachment {
     Attachment {
         name: SitePath::parse(name).unwrap(),

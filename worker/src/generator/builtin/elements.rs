@@ -3,9 +3,11 @@
 //! `#sales-chart` a canvas), with a label, and with real content where the
 //! attachments provide it (a CSV column's total, a Markdown file's text).
 
+use maud::{Markup, Render, html};
+
 use super::{
     attachments::{Kind, Table, clip, column_total, kind},
-    html::{escape, href, humanize},
+    html::{Text, href, humanize},
 };
 use crate::generator::Attachment;
 
@@ -43,82 +45,166 @@ pub fn is_table(id: &str) -> bool {
     has(&words(id), &["table", "grid"])
 }
 
-/// The element, wrapped in a labelled row for the "At a glance" section.
-pub fn element(id: &str, context: &Context<'_>) -> String {
-    let w = words(id);
-    let label = escape(&humanize(id));
-    let attr = escape(id);
-    let param = context
-        .query_params
-        .iter()
-        .find(|p| w.contains(&p.to_lowercase()));
-    let first_image = context.attachments.iter().find(|a| kind(a) == Kind::Image);
-    let markdown = context
-        .attachments
-        .iter()
-        .find(|a| a.name.extension().as_deref() == Some("md"));
+/// What an id asks to be, chosen by its words and what the attachments
+/// offer.
+enum Control<'a> {
+    Form,
+    Button,
+    Input,
+    Textarea,
+    Select,
+    Canvas,
+    List,
+    /// The first image attachment, swapped for the image at `query`'s URL
+    /// by script.js when the page is given one.
+    Image {
+        src: &'a str,
+        query: Option<&'a str>,
+    },
+    /// A Markdown attachment's source, rendered in place by script.js
+    /// when a Markdown library is loaded.
+    Markdown {
+        name: &'a str,
+        source: &'a str,
+    },
+    /// The value of a query parameter, filled in by script.js.
+    Param(&'a str),
+    /// A value the attachments answer (see [`value`]), or nothing.
+    Value(String),
+}
 
-    let control = if has(&w, &["form"]) {
-        format!(
-            "<form id=\"{attr}\" class=\"stack\" method=\"get\">\n<label>Your message <input name=\"message\" autocomplete=\"off\"></label>\n<button type=\"submit\">Send</button>\n</form>"
-        )
-    } else if has(&w, &["button", "btn", "submit", "toggle"]) {
-        format!("<button id=\"{attr}\" type=\"button\">{label}</button>")
-    } else if has(&w, &["input", "search", "query", "field", "textbox"]) {
-        format!(
-            "<label for=\"{attr}\">{label}</label> <input id=\"{attr}\" type=\"text\" placeholder=\"{label}\">"
-        )
-    } else if has(&w, &["textarea", "editor"]) {
-        format!(
-            "<label for=\"{attr}\">{label}</label>\n<textarea id=\"{attr}\" rows=\"6\"></textarea>"
-        )
-    } else if has(&w, &["select", "dropdown", "picker"]) {
-        format!(
-            "<label for=\"{attr}\">{label}</label> <select id=\"{attr}\"><option value=\"\">Choose…</option></select>"
-        )
-    } else if has(&w, &["chart", "canvas", "graph", "plot"]) {
-        format!(
-            "<canvas id=\"{attr}\" width=\"640\" height=\"320\" role=\"img\" aria-label=\"{label}\"></canvas>"
-        )
-    } else if has(&w, &["list", "items"]) {
-        format!("<ul id=\"{attr}\" class=\"plain\"></ul>")
-    } else if let (true, Some(image)) = (
-        has(&w, &["image", "img", "captcha", "photo", "picture", "logo"]),
-        first_image,
-    ) {
-        let query = param
-            .or_else(|| context.query_params.first())
-            .map(|p| format!(" data-query-image=\"{}\"", escape(p)))
-            .unwrap_or_default();
-        format!(
-            "<img id=\"{attr}\" src=\"{}\" alt=\"{label}\"{query}>",
-            href("", image.name.as_str())
-        )
-    } else if let (true, Some(md)) = (
-        has(
-            &w,
-            &["markdown", "md", "preview", "rendered", "html", "output"],
-        ),
-        markdown,
-    ) {
-        let text = clip(std::str::from_utf8(&md.data).unwrap_or_default());
-        format!(
-            "<div id=\"{attr}\" class=\"rendered\" data-markdown-target=\"{}\"><pre class=\"source\"><code>{}</code></pre></div>",
-            escape(md.name.as_str()),
-            escape(text)
-        )
-    } else if let Some(param) = param {
-        format!(
-            "<output id=\"{attr}\" data-query-param=\"{}\"></output>",
-            escape(param)
-        )
-    } else {
-        format!(
-            "<output id=\"{attr}\">{}</output>",
-            escape(&value(&w, context))
-        )
-    };
-    format!("<div class=\"field\"><span class=\"label\">{label}</span>\n{control}\n</div>\n")
+/// The element for a requested id, as a labelled row of the "At a glance"
+/// section.
+pub struct Element<'a> {
+    id: &'a str,
+    label: String,
+    control: Control<'a>,
+}
+
+impl<'a> Element<'a> {
+    pub fn new(id: &'a str, context: &Context<'a>) -> Self {
+        let w = words(id);
+        let param = context
+            .query_params
+            .iter()
+            .find(|p| w.contains(&p.to_lowercase()));
+        let first_image = context.attachments.iter().find(|a| kind(a) == Kind::Image);
+        let markdown = context
+            .attachments
+            .iter()
+            .find(|a| a.name.extension().as_deref() == Some("md"));
+
+        let control = if has(&w, &["form"]) {
+            Control::Form
+        } else if has(&w, &["button", "btn", "submit", "toggle"]) {
+            Control::Button
+        } else if has(&w, &["input", "search", "query", "field", "textbox"]) {
+            Control::Input
+        } else if has(&w, &["textarea", "editor"]) {
+            Control::Textarea
+        } else if has(&w, &["select", "dropdown", "picker"]) {
+            Control::Select
+        } else if has(&w, &["chart", "canvas", "graph", "plot"]) {
+            Control::Canvas
+        } else if has(&w, &["list", "items"]) {
+            Control::List
+        } else if let (true, Some(image)) = (
+            has(&w, &["image", "img", "captcha", "photo", "picture", "logo"]),
+            first_image,
+        ) {
+            Control::Image {
+                src: image.name.as_str(),
+                query: param
+                    .or_else(|| context.query_params.first())
+                    .map(String::as_str),
+            }
+        } else if let (true, Some(md)) = (
+            has(
+                &w,
+                &["markdown", "md", "preview", "rendered", "html", "output"],
+            ),
+            markdown,
+        ) {
+            Control::Markdown {
+                name: md.name.as_str(),
+                source: clip(std::str::from_utf8(&md.data).unwrap_or_default()),
+            }
+        } else if let Some(param) = param {
+            Control::Param(param)
+        } else {
+            Control::Value(value(&w, context))
+        };
+        Self {
+            id,
+            label: humanize(id),
+            control,
+        }
+    }
+
+    /// The query parameter whose value this element shows, if any.
+    pub fn query_param(&self) -> Option<&'a str> {
+        match self.control {
+            Control::Param(param) => Some(param),
+            _ => None,
+        }
+    }
+}
+
+impl Render for Element<'_> {
+    fn render(&self) -> Markup {
+        let id = Text(self.id);
+        let label = Text(&self.label);
+        let control = html! {
+            @match &self.control {
+                Control::Form => {
+                    form id=(id) class="stack" method="get" {
+                        "\n"
+                        label { "Your message " input name="message" autocomplete="off"; } "\n"
+                        button type="submit" { "Send" } "\n"
+                    }
+                }
+                Control::Button => { button id=(id) type="button" { (label) } }
+                Control::Input => {
+                    label for=(id) { (label) } " "
+                    input id=(id) type="text" placeholder=(label);
+                }
+                Control::Textarea => {
+                    label for=(id) { (label) } "\n"
+                    textarea id=(id) rows="6" {}
+                }
+                Control::Select => {
+                    label for=(id) { (label) } " "
+                    select id=(id) { option value="" { "Choose…" } }
+                }
+                Control::Canvas => {
+                    canvas id=(id) width="640" height="320" role="img" aria-label=(label) {}
+                }
+                Control::List => { ul id=(id) class="plain" {} }
+                Control::Image { src, query } => {
+                    img id=(id) src=(href("", src)) alt=(label) data-query-image=[query.map(Text)];
+                }
+                Control::Markdown { name, source } => {
+                    div id=(id) class="rendered" data-markdown-target=(Text(name)) {
+                        pre class="source" { code { (Text(source)) } }
+                    }
+                }
+                Control::Param(param) => { output id=(id) data-query-param=(Text(param)) {} }
+                Control::Value(value) => { output id=(id) { (Text(value)) } }
+            }
+        };
+        field(label, control)
+    }
+}
+
+/// A labelled row of the "At a glance" section.
+pub fn field(label: impl Render, control: impl Render) -> Markup {
+    html! {
+        div class="field" {
+            span class="label" { (label) } "\n"
+            (control) "\n"
+        }
+        "\n"
+    }
 }
 
 /// A value an id asks for that the attachments can answer.
@@ -145,6 +231,10 @@ mod tests {
             tables,
             query_params: params,
         }
+    }
+
+    fn element(id: &str, context: &Context<'_>) -> String {
+        Element::new(id, context).render().into_string()
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! whatever other file the brief or a check names (`data.json`, `app.js`,
 //! `theme.css`, `logo.svg`…), each with content that fits its name.
 
+use maud::{PreEscaped, html};
 use serde_json::{Map, Value, json};
 
-use super::{Site, html::escape};
+use super::{Site, html::Text};
 
 /// The stylesheet every site gets.
 pub const STYLE_CSS: &str = include_str!("style.css");
@@ -49,11 +50,7 @@ pub fn named(site: &Site<'_>, path: &str) -> Option<String> {
         "txt" => plain_text(site),
         "csv" => csv_file(site)?,
         "svg" => svg(title),
-        "xml" => format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<site>\n  <title>{}</title>\n  <summary>{}</summary>\n  <page>index.html</page>\n</site>\n",
-            escape(title),
-            escape(&site.outline.lead)
-        ),
+        "xml" => xml(title, &site.outline.lead),
         _ => return None,
     };
     Some(text)
@@ -185,6 +182,26 @@ fn csv_file(site: &Site<'_>) -> Option<String> {
     String::from_utf8(writer.into_inner().ok()?).ok()
 }
 
+/// The XML declaration, ours, before the markup.
+const XML_DECLARATION: PreEscaped<&str> = PreEscaped(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+
+/// A small XML summary of the site. maud's escaping is XML's too.
+fn xml(title: &str, lead: &str) -> String {
+    html! {
+        (XML_DECLARATION) "\n"
+        site {
+            "\n  " title { (Text(title)) }
+            "\n  " summary { (Text(lead)) }
+            "\n  " page { "index.html" }
+            "\n"
+        }
+        "\n"
+    }
+    .into_string()
+}
+
+/// A logo: the title's initials on a square. Standalone SVG is XML, so
+/// `<rect>` is closed with its end tag.
 fn svg(title: &str) -> String {
     let initials: String = title
         .split_whitespace()
@@ -192,13 +209,20 @@ fn svg(title: &str) -> String {
         .take(2)
         .flat_map(char::to_uppercase)
         .collect();
-    format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 64 64\" width=\"64\" height=\"64\" role=\"img\" aria-label=\"{t}\">\n\
-         <title>{t}</title>\n\
-         <rect width=\"64\" height=\"64\" rx=\"14\" fill=\"#4f46e5\"/>\n\
-         <text x=\"32\" y=\"41\" text-anchor=\"middle\" font-family=\"system-ui, sans-serif\" font-size=\"24\" font-weight=\"700\" fill=\"#ffffff\">{i}</text>\n\
-         </svg>\n",
-        t = escape(title),
-        i = escape(&initials)
-    )
+    let title = Text(title);
+    html! {
+        svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" width="64" height="64"
+            role="img" aria-label=(title) {
+            "\n"
+            title { (title) } "\n"
+            rect width="64" height="64" rx="14" fill="#4f46e5" {} "\n"
+            text x="32" y="41" text-anchor="middle" font-family="system-ui, sans-serif"
+                font-size="24" font-weight="700" fill="#ffffff" {
+                (Text(initials))
+            }
+            "\n"
+        }
+        "\n"
+    }
+    .into_string()
 }

@@ -1,34 +1,58 @@
-//! Escaping and small text helpers. Everything from the request is
-//! untrusted and goes through [`escape`] (or [`rich`]) on its way into HTML.
+//! What every template shares: [`Text`], how request text goes into
+//! markup, [`rich`] for the one piece of formatting briefs use, and small
+//! helpers for names, links and ids.
+//!
+//! The pages are maud templates, so every interpolated value is escaped
+//! unless it is wrapped in `PreEscaped`, which only our own constant
+//! markup is. The templates also write the line breaks between block
+//! elements: the pages stay readable as source, and `/diff` counts
+//! changed lines rather than seeing one line change.
 
-use std::fmt::Write as _;
+use maud::{Markup, Render, html};
 
-pub use crate::text::escape;
+use crate::text::escape;
+pub use crate::text::shorten;
 
-/// Escapes text and shows `backticked` spans as `<code>`, the one piece of
-/// formatting briefs commonly use. Unpaired backticks stay as they are.
-pub fn rich(text: &str) -> String {
-    let parts: Vec<&str> = text.split('`').collect();
-    // An odd number of parts means every backtick has a partner.
-    if parts.len() < 3 || parts.len().is_multiple_of(2) {
-        return escape(text);
+/// Request text (or anything derived from it) on its way into markup.
+///
+/// maud escapes `&`, `<`, `>` and `"`; this also writes `'` as `&#39;`,
+/// as [`escape`] does everywhere else, so such text is inert in any
+/// attribute, quoted either way, and reads the same in every page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text<S>(pub S);
+
+impl<S: AsRef<str>> Render for Text<S> {
+    fn render_to(&self, buffer: &mut String) {
+        buffer.push_str(&escape(self.0.as_ref()));
     }
-    let mut out = String::new();
-    for (i, part) in parts.iter().enumerate() {
-        if i % 2 == 1 {
-            let _ = write!(out, "<code>{}</code>", escape(part));
-        } else {
-            out.push_str(&escape(part));
-        }
-    }
-    out
 }
 
-/// A relative link to a site file, safe inside a quoted attribute: spaces
-/// are percent-encoded, everything else HTML-escaped. `prefix` is the way
-/// back to the site root (`../` for a page one folder down).
-pub fn href(prefix: &str, path: &str) -> String {
-    escape(&format!("{prefix}{}", path.replace(' ', "%20")))
+/// Text with its `backticked` spans as `<code>`, the one piece of
+/// formatting briefs commonly use. Unpaired backticks stay as they are.
+pub fn rich(text: &str) -> Markup {
+    let parts: Vec<&str> = text.split('`').collect();
+    // An odd number of parts means every backtick has a partner.
+    let paired = parts.len() >= 3 && !parts.len().is_multiple_of(2);
+    html! {
+        @if paired {
+            @for (i, part) in parts.iter().enumerate() {
+                @if i % 2 == 1 {
+                    code { (Text(part)) }
+                } @else {
+                    (Text(part))
+                }
+            }
+        } @else {
+            (Text(text))
+        }
+    }
+}
+
+/// A relative link to a site file, with spaces percent-encoded; it renders
+/// escaped. `prefix` is the way back to the site root (`../` for a page
+/// one folder down).
+pub fn href(prefix: &str, path: &str) -> Text<String> {
+    Text(format!("{prefix}{}", path.replace(' ', "%20")))
 }
 
 /// `total-sales` → `Total sales`, `sample_image.png` → `Sample image`.
@@ -86,8 +110,6 @@ pub fn slug(text: &str) -> String {
     }
 }
 
-pub use crate::text::shorten;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,13 +117,16 @@ mod tests {
     #[test]
     fn markup_and_quotes_are_escaped() {
         assert_eq!(
-            escape(r#"<script>alert("x")</script> & 'y'"#),
+            Text(r#"<script>alert("x")</script> & 'y'"#)
+                .render()
+                .into_string(),
             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
         );
     }
 
     #[test]
     fn backticks_become_code_only_in_pairs_and_stay_escaped() {
+        let rich = |text| rich(text).into_string();
         assert_eq!(rich("use `<b>` here"), "use <code>&lt;b&gt;</code> here");
         assert_eq!(rich("a ` b"), "a ` b");
         assert_eq!(rich("`a` and `b"), "`a` and `b");
@@ -116,7 +141,7 @@ mod tests {
         assert_eq!(slug("2024 plans"), "section-2024-plans");
         assert_eq!(slug("!!!"), "section");
         assert_eq!(
-            href("../", "data/sales 2024.csv"),
+            href("../", "data/sales 2024.csv").render().into_string(),
             "../data/sales%202024.csv"
         );
     }

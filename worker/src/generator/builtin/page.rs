@@ -1,14 +1,16 @@
 //! The HTML pages: `index.html` and any other page the brief names, in one
 //! layout (header with nav, main, footer). Every piece of request text is
-//! escaped; the only markup is ours.
+//! escaped by the templates; the only markup is ours.
 
-use std::{collections::BTreeSet, fmt::Write as _};
+use std::collections::BTreeSet;
+
+use maud::{Markup, Render, html};
 
 use super::{
     Site, attachments,
-    elements::{self, Context},
-    html::{escape, href, humanize, rich, slug},
-    layout::{self, MAIN_ID},
+    elements::{self, Context, Element},
+    html::{Text, href, humanize, rich, slug},
+    layout::{self, MAIN_ID, NavLink},
     outline::Section,
 };
 
@@ -38,12 +40,11 @@ impl Ids {
 }
 
 /// `index.html`.
-pub fn index(site: &Site<'_>) -> String {
+pub fn index(site: &Site<'_>) -> Markup {
     let requested = &site.mentions.ids;
     let mut ids = Ids::new(requested);
     let mut placed: BTreeSet<&str> = BTreeSet::new();
-    let mut nav: Vec<(String, String)> = Vec::new();
-    let mut main = String::new();
+    let mut nav: Vec<NavLink> = Vec::new();
 
     // The layout's <main> already carries this id; a request for it is met.
     if let Some(id) = requested.iter().find(|id| *id == MAIN_ID) {
@@ -53,17 +54,10 @@ pub fn index(site: &Site<'_>) -> String {
     if let Some(id) = heading_id {
         placed.insert(id);
     }
-    let _ = write!(
-        main,
-        "<section class=\"hero\">\n<h1{}>{}</h1>\n",
-        id_attr(heading_id.map(String::as_str)),
-        escape(&site.outline.title)
-    );
-    if !site.outline.lead.is_empty() {
-        let _ = writeln!(main, "<p class=\"lead\">{}</p>", rich(&site.outline.lead));
-    }
-    main.push_str("</section>\n");
+    let lead = (!site.outline.lead.is_empty()).then(|| rich(&site.outline.lead));
+    let hero = hero(heading_id.map(String::as_str), &site.outline.title, lead);
 
+    let mut sections = Vec::new();
     for section in &site.outline.sections {
         let base = slug(&section.heading);
         let id = match requested
@@ -76,8 +70,8 @@ pub fn index(site: &Site<'_>) -> String {
             }
             None => ids.fresh(&base),
         };
-        main.push_str(&section_html(&id, section));
-        nav.push((format!("#{id}"), section.heading.clone()));
+        sections.push(section_html(&id, section));
+        nav.push((anchor(&id), section.heading.clone()));
     }
 
     let table_id = requested
@@ -92,77 +86,94 @@ pub fn index(site: &Site<'_>) -> String {
         tables: &site.tables,
         query_params: &site.mentions.query_params,
     };
-    let mut glance = String::new();
-    for id in requested.iter().filter(|id| !placed.contains(id.as_str())) {
-        glance.push_str(&elements::element(id, &context));
-    }
-    for param in &site.mentions.query_params {
-        if !glance.contains(&format!("data-query-param=\"{}\"", escape(param))) {
-            let _ = write!(
-                glance,
-                "<div class=\"field\"><span class=\"label\">Value of <code>?{p}=</code></span>\n<output data-query-param=\"{p}\">(not given)</output>\n</div>\n",
-                p = escape(param)
-            );
-        }
-    }
-    if !glance.is_empty() {
+    let elements: Vec<Element<'_>> = requested
+        .iter()
+        .filter(|id| !placed.contains(id.as_str()))
+        .map(|id| Element::new(id, &context))
+        .collect();
+    // Query parameters no element shows yet get a row of their own.
+    let params: Vec<&String> = site
+        .mentions
+        .query_params
+        .iter()
+        .filter(|p| !elements.iter().any(|e| e.query_param() == Some(p.as_str())))
+        .collect();
+    let glance = (!elements.is_empty() || !params.is_empty()).then(|| {
         let id = ids.fresh("at-a-glance");
-        let _ = write!(
-            main,
-            "<section id=\"{id}\" class=\"section\">\n<h2>At a glance</h2>\n<div class=\"card fields\">\n{glance}</div>\n</section>\n"
-        );
-        nav.push((format!("#{id}"), "At a glance".to_owned()));
-    }
+        let body = html! {
+            div class="card fields" {
+                "\n"
+                @for element in &elements {
+                    (element)
+                }
+                @for param in &params {
+                    (elements::field(
+                        html! { "Value of " code { "?" (Text(param)) "=" } },
+                        html! { output data-query-param=(Text(param)) { "(not given)" } },
+                    ))
+                }
+            }
+            "\n"
+        };
+        nav.push((anchor(&id), "At a glance".to_owned()));
+        titled_section(&id, "At a glance", body)
+    });
 
-    let files = files_html(site, table_id.map(String::as_str));
-    if !files.is_empty() {
+    let has_files = !site.request.attachments.is_empty() || !site.resources.is_empty();
+    let files = has_files.then(|| {
         let id = ids.fresh("files");
-        let _ = write!(
-            main,
-            "<section id=\"{id}\" class=\"section\">\n<h2>Files</h2>\n{files}</section>\n"
-        );
-        nav.push((format!("#{id}"), "Files".to_owned()));
-    }
+        nav.push((anchor(&id), "Files".to_owned()));
+        titled_section(&id, "Files", files_html(site, table_id.map(String::as_str)))
+    });
     for page in &site.pages {
         nav.push((href("", page), humanize(page)));
     }
-    layout::layout(site, "", &site.outline.title, &nav, &main)
+    let main = html! {
+        (hero)
+        @for section in &sections {
+            (section)
+        }
+        @if let Some(glance) = glance {
+            (glance)
+        }
+        @if let Some(files) = files {
+            (files)
+        }
+    };
+    layout::layout(site, "", &site.outline.title, &nav, main)
 }
 
 /// Another page the brief names, such as `about.html`: the section it
 /// names if the brief has one, else a summary and a way home.
-pub fn subpage(site: &Site<'_>, path: &str) -> String {
+pub fn subpage(site: &Site<'_>, path: &str) -> Markup {
     let depth = path.matches('/').count();
     let prefix = "../".repeat(depth);
     let name = humanize(path);
     let key = slug(&name);
-    let mut main = format!("<section class=\"hero\">\n<h1>{}</h1>\n", escape(&name));
-    let _ = writeln!(
-        main,
-        "<p class=\"lead\">Part of {}.</p>\n</section>",
-        escape(&site.outline.title)
-    );
-    match site
+    let lead = html! { "Part of " (Text(&site.outline.title)) "." };
+    let section = site
         .outline
         .sections
         .iter()
-        .find(|s| slug(&s.heading).contains(&key))
-    {
-        Some(section) => main.push_str(&section_html(&key, section)),
-        None => {
-            let _ = write!(
-                main,
-                "<section class=\"section\">\n<div class=\"card\">\n<p>{}</p>\n</div>\n</section>\n",
-                rich(&site.outline.lead)
-            );
+        .find(|s| slug(&s.heading).contains(&key));
+    let main = html! {
+        (hero(None, &name, Some(lead)))
+        @if let Some(section) = section {
+            (section_html(&key, section))
+        } @else {
+            section class="section" {
+                "\n"
+                div class="card" {
+                    "\n"
+                    p { (rich(&site.outline.lead)) } "\n"
+                }
+                "\n"
+            }
+            "\n"
         }
-    }
-    let _ = writeln!(
-        main,
-        "<p><a class=\"button\" href=\"{}\">Back to the home page</a></p>",
-        href(&prefix, "index.html")
-    );
-    let nav: Vec<(String, String)> = std::iter::once(("index.html".to_owned(), "Home".to_owned()))
+        p { a class="button" href=(href(&prefix, "index.html")) { "Back to the home page" } } "\n"
+    };
+    let nav: Vec<NavLink> = std::iter::once(("index.html".to_owned(), "Home".to_owned()))
         .chain(site.pages.iter().map(|p| (p.clone(), humanize(p))))
         .map(|(target, label)| (href(&prefix, &target), label))
         .collect();
@@ -171,65 +182,92 @@ pub fn subpage(site: &Site<'_>, path: &str) -> String {
         &prefix,
         &format!("{name} · {}", site.outline.title),
         &nav,
-        &main,
+        main,
     )
 }
 
-fn id_attr(id: Option<&str>) -> String {
-    id.map(|id| format!(" id=\"{}\"", escape(id)))
-        .unwrap_or_default()
+/// A menu target on the same page.
+fn anchor(id: &str) -> Text<String> {
+    Text(format!("#{id}"))
 }
 
-fn section_html(id: &str, section: &Section) -> String {
-    let mut out = format!(
-        "<section id=\"{}\" class=\"section\">\n<h2>{}</h2>\n",
-        escape(id),
-        rich(&section.heading)
-    );
-    for paragraph in &section.paragraphs {
-        let _ = writeln!(out, "<p>{}</p>", rich(paragraph));
-    }
-    if !section.items.is_empty() {
-        out.push_str("<div class=\"cards\">\n");
-        for item in &section.items {
-            out.push_str("<article class=\"card\">");
-            if let Some(title) = &item.title {
-                let _ = write!(out, "<h3>{}</h3>", rich(title));
+/// The page's title as its `<h1>`, with `lead` under it.
+fn hero(id: Option<&str>, title: &str, lead: Option<Markup>) -> Markup {
+    html! {
+        section class="hero" {
+            "\n"
+            h1 id=[id.map(Text)] { (Text(title)) } "\n"
+            @if let Some(lead) = lead {
+                p class="lead" { (lead) } "\n"
             }
-            if !item.text.is_empty() {
-                let _ = write!(out, "<p>{}</p>", rich(&item.text));
-            }
-            out.push_str("</article>\n");
         }
-        out.push_str("</div>\n");
+        "\n"
     }
-    out.push_str("</section>\n");
-    out
 }
 
-fn files_html(site: &Site<'_>, table_id: Option<&str>) -> String {
-    let mut out = String::new();
+/// A `<section>` with an id (a menu target) and an `<h2>` over `body`.
+fn titled_section(id: &str, heading: impl Render, body: impl Render) -> Markup {
+    html! {
+        section id=(Text(id)) class="section" {
+            "\n"
+            h2 { (heading) } "\n"
+            (body)
+        }
+        "\n"
+    }
+}
+
+fn section_html(id: &str, section: &Section) -> Markup {
+    let body = html! {
+        @for paragraph in &section.paragraphs {
+            p { (rich(paragraph)) } "\n"
+        }
+        @if !section.items.is_empty() {
+            div class="cards" {
+                "\n"
+                @for item in &section.items {
+                    article class="card" {
+                        @if let Some(title) = &item.title {
+                            h3 { (rich(title)) }
+                        }
+                        @if !item.text.is_empty() {
+                            p { (rich(&item.text)) }
+                        }
+                    }
+                    "\n"
+                }
+            }
+            "\n"
+        }
+    };
+    titled_section(id, rich(&section.heading), body)
+}
+
+/// The attachments as cards (the first table given `table_id`), then the
+/// other files the brief names as links.
+fn files_html(site: &Site<'_>, table_id: Option<&str>) -> Markup {
     let mut table_id = table_id;
-    if !site.request.attachments.is_empty() {
-        out.push_str("<div class=\"attachments\">\n");
-        for attachment in &site.request.attachments {
-            let is_table = attachments::kind(attachment) == attachments::Kind::Table;
-            let id = if is_table { table_id.take() } else { None };
-            out.push_str(&attachments::card(attachment, id));
+    let attachments = &site.request.attachments;
+    html! {
+        @if !attachments.is_empty() {
+            div class="attachments" {
+                "\n"
+                @for attachment in attachments {
+                    @let is_table = attachments::kind(attachment) == attachments::Kind::Table;
+                    @let id = if is_table { table_id.take() } else { None };
+                    (attachments::card(attachment, id))
+                }
+            }
+            "\n"
         }
-        out.push_str("</div>\n");
-    }
-    if !site.resources.is_empty() {
-        out.push_str("<ul class=\"resources\">\n");
-        for resource in &site.resources {
-            let _ = writeln!(
-                out,
-                "<li><a href=\"{}\">{}</a></li>",
-                href("", resource),
-                escape(resource)
-            );
+        @if !site.resources.is_empty() {
+            ul class="resources" {
+                "\n"
+                @for resource in &site.resources {
+                    li { a href=(href("", resource)) { (Text(resource)) } } "\n"
+                }
+            }
+            "\n"
         }
-        out.push_str("</ul>\n");
     }
-    out
 }
