@@ -1,8 +1,8 @@
 //! The whole system in one process: the real `bot`, `worker` and `preview`
 //! libraries, wired as their binaries wire them, against a fresh
 //! PostgreSQL database and isolated RabbitMQ queues. Only what lives on the
-//! internet is faked: the Telegram Bot API (a wiremock server) and the
-//! evaluator (a small server that records every callback and when it came).
+//! internet is faked: the Telegram Bot API and the evaluator (testkit's
+//! fakes, which record every call and when it came).
 //!
 //! The worker runs the embedded defaults: the built-in generator and the
 //! local publisher, whose repositories and pages the preview binary serves
@@ -18,9 +18,9 @@ use std::{
 use pagesmith::config::Env;
 use serde_json::{Value, json};
 pub use testkit::evaluator::{Callback, Evaluator};
+use testkit::telegram::{Answer, Telegram};
 use testkit::{TestBroker, TestDb};
 use tokio_util::sync::CancellationToken;
-use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
 pub mod bot_api;
 
@@ -37,10 +37,11 @@ pub struct StackOptions {
     pub worker_env: Vec<(&'static str, String)>,
     /// Extra variables for the bot (`TELEGRAM_MODE=polling`, ...).
     pub bot_env: Vec<(&'static str, String)>,
-    /// The status every fake Bot API call answers with.
+    /// The status every fake Bot API call answers with (an error's body
+    /// unless 200).
     pub telegram_status: u16,
     /// A Bot API of the test's own (the [`bot_api::BotApi`] emulator) for
-    /// `TELEGRAM_API_URL` of all three, instead of the wiremock fake
+    /// `TELEGRAM_API_URL` of all three, instead of testkit's fake
     /// ([`Stack::telegram`], which then gets no calls).
     pub telegram_api_url: Option<String>,
     /// Route the bot's and the preview's PostgreSQL connections through a
@@ -77,7 +78,7 @@ pub struct Stack {
     pub db: TestDb,
     pub data_dir: PathBuf,
     _broker: TestBroker,
-    pub telegram: MockServer,
+    pub telegram: Telegram,
     _scratch: tempfile::TempDir,
     stop: CancellationToken,
 }
@@ -88,11 +89,14 @@ impl Stack {
         let stop = CancellationToken::new();
         let db = TestDb::new().await;
         let broker = TestBroker::new().await;
-        let telegram = fake_telegram(options.telegram_status).await;
+        let telegram = Telegram::start().await;
+        if options.telegram_status != 200 {
+            telegram.answer_every(None, Answer::error(options.telegram_status));
+        }
         let telegram_api_url = options
             .telegram_api_url
             .clone()
-            .unwrap_or_else(|| telegram.uri());
+            .unwrap_or_else(|| telegram.url().to_owned());
         let scratch = tempfile::tempdir().expect("scratch dir");
         let data_dir = scratch.path().join("data");
         std::fs::create_dir_all(&data_dir).expect("data dir");
@@ -234,27 +238,6 @@ impl Drop for Stack {
     fn drop(&mut self) {
         self.stop.cancel();
     }
-}
-
-/// A Bot API that answers every call with `status` (a message on 200).
-async fn fake_telegram(status: u16) -> MockServer {
-    let server = MockServer::start().await;
-    let message = json!({
-        "ok": true,
-        "result": {
-            "message_id": 1, "date": 1_700_000_000,
-            "chat": {"id": 1, "type": "private", "first_name": "Ada"},
-            "text": "ok"
-        }
-    });
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(status).set_body_json(match status {
-            200 => message,
-            _ => json!({"ok": false, "error_code": status, "description": "Bad Gateway"}),
-        }))
-        .mount(&server)
-        .await;
-    server
 }
 
 /// A Telegram text message from Ada (chat and user 42), as an update.

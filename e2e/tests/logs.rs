@@ -9,7 +9,7 @@ use e2e::{
     APP_SECRET, BOT_TOKEN, CapturedLogs, Stack, StackOptions, WEBHOOK_SECRET, prompt_update,
 };
 use serde_json::json;
-use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+use testkit::llm::{Llm, Reply};
 
 const LLM_KEY: &str = "sk-e2e-llm-key-that-must-not-leak";
 const WRONG_SECRET: &str = "a-guess-that-must-not-be-logged-either";
@@ -18,15 +18,12 @@ const WRONG_SECRET: &str = "a-guess-that-must-not-be-logged-either";
 async fn no_configured_secret_appears_in_any_log_line() {
     let logs = CapturedLogs::install("debug");
 
-    let llm = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500).set_body_string("upstream failure"))
-        .mount(&llm)
-        .await;
+    let llm = Llm::start().await;
+    llm.reply_always(Reply::text(500, "upstream failure"));
     let stack = Stack::start(StackOptions {
         worker_env: vec![
             ("LLM_API_KEY", LLM_KEY.to_owned()),
-            ("LLM_BASE_URL", format!("{}/v1", llm.uri())),
+            ("LLM_BASE_URL", llm.url().to_owned()),
         ],
         telegram_status: 502,
         ..StackOptions::default()
@@ -53,10 +50,7 @@ async fn no_configured_secret_appears_in_any_log_line() {
     testkit::eventually(
         "the worker to call Telegram",
         Duration::from_secs(60),
-        || async {
-            let calls = stack.telegram.received_requests().await.unwrap_or_default();
-            (!calls.is_empty()).then_some(())
-        },
+        || async { (!stack.telegram.calls().is_empty()).then_some(()) },
     )
     .await;
     // The failing calls are retried before the failure is logged; on a

@@ -29,15 +29,12 @@ fn prompt(update_id: i64) -> serde_json::Value {
 }
 
 /// The bodies of every `sendPhoto` the fake Bot API received.
-async fn photos(stack: &Stack) -> Vec<Vec<u8>> {
+fn photos(stack: &Stack) -> Vec<Vec<u8>> {
     stack
         .telegram
-        .received_requests()
-        .await
-        .unwrap_or_default()
+        .calls_of("sendphoto")
         .into_iter()
-        .filter(|r| r.url.path().to_ascii_lowercase().ends_with("/sendphoto"))
-        .map(|r| r.body)
+        .map(|c| c.raw)
         .collect()
 }
 
@@ -55,7 +52,7 @@ async fn a_ready_version_gets_desktop_and_mobile_screenshots_of_its_live_preview
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let bodies = loop {
-        let bodies = photos(&stack).await;
+        let bodies = photos(&stack);
         if bodies.len() >= 2 || tokio::time::Instant::now() > deadline {
             break bodies;
         }
@@ -86,7 +83,7 @@ async fn a_ready_version_gets_desktop_and_mobile_screenshots_of_its_live_preview
 
     // The job itself is unaffected: no more photos come later.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(photos(&stack).await.len(), 2);
+    assert_eq!(photos(&stack).len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -106,11 +103,9 @@ async fn with_screenshots_off_the_version_is_ready_and_no_photo_is_sent() {
             .unwrap();
         let edits = stack
             .telegram
-            .received_requests()
-            .await
-            .unwrap_or_default()
+            .calls()
             .iter()
-            .filter(|r| String::from_utf8_lossy(&r.body).contains("is ready"))
+            .filter(|c| c.text().contains("is ready"))
             .count();
         if ready == 1 && edits >= 1 {
             break;
@@ -119,5 +114,5 @@ async fn with_screenshots_off_the_version_is_ready_and_no_photo_is_sent() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(photos(&stack).await.is_empty(), "no screenshots when off");
+    assert!(photos(&stack).is_empty(), "no screenshots when off");
 }

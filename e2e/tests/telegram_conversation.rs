@@ -1,6 +1,6 @@
 //! A user's conversation with the bot, through an independent Telegram Bot
 //! API: the npm emulator `telegram-test-api` (`e2e/bot-api`, see
-//! `e2e::bot_api`) instead of our own wiremock fake. The bot long-polls it
+//! `e2e::bot_api`) instead of testkit's fake. The bot long-polls it
 //! (`TELEGRAM_MODE=polling`), the worker sends and edits its messages there,
 //! and the test plays two users through the emulator's client API. Only
 //! what a user sees is asserted: the messages in their chat, as they stand

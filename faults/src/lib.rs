@@ -4,7 +4,6 @@
 //! the evaluators, and proves after each scenario that nothing accepted was
 //! lost, doubled or late. `scripts/faults` builds the binaries and runs it.
 
-pub mod fakes;
 pub mod ledger;
 pub mod report;
 pub mod scenarios;

@@ -13,13 +13,10 @@ use anyhow::{Context, bail};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use testkit::{evaluator::Evaluator, llm::Llm, telegram::Telegram};
 use tokio::process::{Child, Command};
 
-use crate::{
-    Suite,
-    fakes::{Evaluator, Llm, Telegram},
-    wait,
-};
+use crate::{Suite, wait};
 
 pub const APP_SECRET: &str = "faults-app-secret";
 pub const WEBHOOK_SECRET: &str = "faults-webhook-secret";
@@ -129,8 +126,11 @@ impl System {
         let data_dir = scratch.join("data");
         std::fs::create_dir_all(&data_dir)?;
 
-        let (telegram, telegram_url) = Telegram::start().await?;
-        let (llm, llm_url) = Llm::start(options.llm_delay).await?;
+        let telegram = Telegram::start().await;
+        let telegram_url = telegram.url().to_owned();
+        let llm = Llm::start().await;
+        llm.set_delay(options.llm_delay);
+        let llm_url = llm.url().to_owned();
         let (evaluator, evaluation_url) = Evaluator::start().await;
 
         let bot_addr = format!("127.0.0.1:{}", crate::free_port()?);

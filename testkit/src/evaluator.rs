@@ -15,7 +15,7 @@ use std::{
 use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio::{net::TcpListener, sync::Notify, time::Instant};
+use tokio::{sync::Notify, time::Instant};
 
 /// A callback the evaluator accepted.
 #[derive(Debug, Clone)]
@@ -44,11 +44,7 @@ impl Evaluator {
         let app = Router::new()
             .route("/notify", post(receive))
             .with_state(evaluator.clone());
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the evaluator");
-        let addr = listener.local_addr().expect("the evaluator's address");
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = crate::serve(app, "the evaluator").await;
         (evaluator, format!("http://{addr}/notify"))
     }
 

@@ -1,6 +1,8 @@
 //! The test harness: a fresh PostgreSQL database and an isolated set of
 //! RabbitMQ queues per test, plus a TCP proxy that can cut a connection to
-//! either, for the tests that prove failures are handled honestly.
+//! either, for the tests that prove failures are handled honestly; and
+//! local fakes of what lives on the internet (the Telegram Bot API, an
+//! OpenAI-compatible LLM, the evaluators' callback URL, GitHub).
 //!
 //! Tests read `TEST_DATABASE_URL` (a server-level URL; default
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and `TEST_AMQP_URL`
@@ -11,8 +13,10 @@ mod database;
 pub mod evaluator;
 mod git;
 pub mod github;
+pub mod llm;
 mod proxy;
 mod s3;
+pub mod telegram;
 pub mod versions;
 
 pub use broker::{TakenMessage, TestBroker};
@@ -92,6 +96,17 @@ pub fn with_address(url: &str, addr: std::net::SocketAddr) -> String {
         .map(|(u, _)| format!("{u}@"))
         .unwrap_or_default();
     format!("{scheme}://{userinfo}{addr}/{path}")
+}
+
+/// Serves `app` (`what`, for messages) on a free local port until the
+/// runtime ends.
+pub(crate) async fn serve(app: axum::Router, what: &str) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind {what}: {e}"));
+    let addr = listener.local_addr().expect("a bound address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
 }
 
 /// Runs `future` to completion on a fresh runtime in its own thread. For

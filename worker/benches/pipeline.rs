@@ -21,10 +21,7 @@
 //! worker picking it up to its version committed; the fake LLM's answer
 //! takes about a millisecond of that).
 
-use std::{
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
-};
+use std::time::Duration;
 
 use pagesmith::{
     config::Env,
@@ -32,40 +29,32 @@ use pagesmith::{
     queue::{ConfirmedChannel, Outgoing},
 };
 use serde_json::json;
-use testkit::{TestBroker, TestDb};
+use testkit::{
+    TestBroker, TestDb,
+    llm::{Llm, Reply},
+    telegram::Telegram,
+};
 use tokio_util::sync::CancellationToken;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::method};
 use worker::{Settings, Worker};
 
-/// Answers every chat completion with a distinct 20-file site.
-struct InstantLlm {
-    served: AtomicU64,
-}
-
-impl Respond for InstantLlm {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let n = self.served.fetch_add(1, Ordering::Relaxed);
-        let filler = format!("/* site {n} */ ") + &"lorem ipsum dolor sit amet ".repeat(370);
-        let mut files = vec![
-            json!({"path": "index.html", "content": format!(
-                "<!DOCTYPE html><html><head><title>Site {n}</title><link rel=\"stylesheet\" href=\"css/site.css\"></head>\
-                 <body><h1>Site {n}</h1><p>{}</p><script src=\"js/app.js\"></script></body></html>", &filler[..2000])}),
-            json!({"path": "css/site.css", "content": format!("/* {n} */ body {{ margin: 0 }} {filler}")}),
-            // The filler holds `*/`, which would end a comment early: the
-            // browser check caught that (a SyntaxError on every page).
-            json!({"path": "js/app.js", "content": format!("// {n}\nconsole.log('hi');\n/* {} */", filler.replace("*/", ""))}),
-            json!({"path": "README.md", "content": format!("# Site {n}\n## Summary\n## Setup\n## Usage\n## Code explanation\n## License\n{filler}")}),
-        ];
-        for i in 0..16 {
-            files.push(json!({"path": format!("pages/page{i}.html"), "content": format!(
-                "<!DOCTYPE html><html><head><title>Page {i} of {n}</title></head><body><p>{filler}</p></body></html>")}));
-        }
-        let content = json!({ "files": files }).to_string();
-        ResponseTemplate::new(200).set_body_json(json!({
-            "id": "bench", "object": "chat.completion", "model": "instant",
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}]
-        }))
+/// A distinct 20-file site for chat completion `n`.
+fn twenty_files(n: usize) -> Reply {
+    let filler = format!("/* site {n} */ ") + &"lorem ipsum dolor sit amet ".repeat(370);
+    let mut files = vec![
+        json!({"path": "index.html", "content": format!(
+            "<!DOCTYPE html><html><head><title>Site {n}</title><link rel=\"stylesheet\" href=\"css/site.css\"></head>\
+             <body><h1>Site {n}</h1><p>{}</p><script src=\"js/app.js\"></script></body></html>", &filler[..2000])}),
+        json!({"path": "css/site.css", "content": format!("/* {n} */ body {{ margin: 0 }} {filler}")}),
+        // The filler holds `*/`, which would end a comment early: the
+        // browser check caught that (a SyntaxError on every page).
+        json!({"path": "js/app.js", "content": format!("// {n}\nconsole.log('hi');\n/* {} */", filler.replace("*/", ""))}),
+        json!({"path": "README.md", "content": format!("# Site {n}\n## Summary\n## Setup\n## Usage\n## Code explanation\n## License\n{filler}")}),
+    ];
+    for i in 0..16 {
+        files.push(json!({"path": format!("pages/page{i}.html"), "content": format!(
+            "<!DOCTYPE html><html><head><title>Page {i} of {n}</title></head><body><p>{filler}</p></body></html>")}));
     }
+    Reply::completion(&json!({ "files": files }).to_string())
 }
 
 #[tokio::main]
@@ -109,7 +98,7 @@ struct Bench {
     db: TestDb,
     broker: TestBroker,
     _data_dir: tempfile::TempDir,
-    _llm: MockServer,
+    _llm: Llm,
     worker: Worker,
 }
 
@@ -117,19 +106,14 @@ async fn bench_worker(extra: Vec<(&'static str, String)>) -> Bench {
     let db = TestDb::new().await;
     let broker = TestBroker::new().await;
     let data_dir = tempfile::tempdir().unwrap();
-    let llm = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(InstantLlm {
-            served: AtomicU64::new(0),
-        })
-        .mount(&llm)
-        .await;
+    let llm = Llm::start().await;
+    llm.reply_with(twenty_files);
     let mut vars = vec![
         ("DATABASE_URL", db.url.clone()),
         ("AMQP_URL", broker.url.clone()),
         ("AMQP_QUEUE_PREFIX", broker.topology.prefix().to_owned()),
         ("DATA_DIR", data_dir.path().display().to_string()),
-        ("LLM_BASE_URL", format!("{}/v1", llm.uri())),
+        ("LLM_BASE_URL", llm.url().to_owned()),
         ("LOG_FORMAT", "json".to_owned()),
         ("SCREENSHOTS", "false".to_owned()),
     ];
@@ -269,16 +253,11 @@ async fn browser_step() {
 }
 
 async fn run(jobs: usize, concurrency: u16, with_telegram: bool) {
-    let telegram = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": {
-            "message_id": 1, "date": 0, "chat": {"id": 1, "type": "private", "first_name": "a"}, "text": "ok"}})))
-        .mount(&telegram)
-        .await;
+    let telegram = Telegram::start().await;
     let mut extra = vec![
         ("DATABASE_MAX_CONNECTIONS", "40".to_owned()),
         ("LLM_API_KEY", "bench".to_owned()),
-        ("TELEGRAM_API_URL", telegram.uri()),
+        ("TELEGRAM_API_URL", telegram.url().to_owned()),
         ("WORKER_CONCURRENCY", concurrency.to_string()),
         // The browser step is measured on its own (`browser_step`).
         ("BROWSER", "off".to_owned()),

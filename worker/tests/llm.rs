@@ -5,10 +5,7 @@ use std::{sync::Arc, time::Duration};
 use pagesmith::domain::SitePath;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use wiremock::{
-    Match, Mock, MockServer, Request, ResponseTemplate,
-    matchers::{body_partial_json, header, method, path},
-};
+use testkit::llm::{Llm, Reply};
 use worker::generator::{
     Attachment, GenerateError, GeneratedFile, Generator, SiteRequest,
     llm::{LlmGenerator, LlmSettings},
@@ -18,16 +15,16 @@ const KEY: &str = "sk-test-0123456789";
 const MANIFEST: &str =
     r#"{"files":[{"path":"index.html","content":"<!doctype html><title>Sales</title>"}]}"#;
 
-fn settings(server: &MockServer, timeout: Duration) -> LlmSettings {
+fn settings(server: &Llm, timeout: Duration) -> LlmSettings {
     LlmSettings {
-        base_url: format!("{}/v1", server.uri()).parse().unwrap(),
+        base_url: server.url().parse().unwrap(),
         api_key: SecretString::from(KEY),
         model: "test-model".to_owned(),
         timeout,
     }
 }
 
-fn generator(server: &MockServer) -> LlmGenerator {
+fn generator(server: &Llm) -> LlmGenerator {
     LlmGenerator::new(settings(server, Duration::from_secs(10))).unwrap()
 }
 
@@ -49,58 +46,60 @@ fn request() -> SiteRequest {
     }
 }
 
-fn completion(content: &str, finish_reason: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": content},
-            "finish_reason": finish_reason
-        }],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 20}
-    }))
+/// The fake, answering every call with `reply`; checked when dropped to
+/// have been called exactly `calls` times.
+struct Answering {
+    llm: Llm,
+    calls: usize,
 }
 
-fn chat() -> wiremock::MockBuilder {
-    Mock::given(method("POST")).and(path("/v1/chat/completions"))
-}
+impl std::ops::Deref for Answering {
+    type Target = Llm;
 
-async fn answering(response: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    chat().respond_with(response).expect(1).mount(&server).await;
-    server
-}
-
-fn bodies(requests: &[Request]) -> Vec<Value> {
-    requests
-        .iter()
-        .map(|r| serde_json::from_slice(&r.body).unwrap())
-        .collect()
-}
-
-/// Matches a request body without the named top-level field.
-struct Without(&'static str);
-
-impl Match for Without {
-    fn matches(&self, request: &Request) -> bool {
-        serde_json::from_slice::<Value>(&request.body).is_ok_and(|body| body.get(self.0).is_none())
+    fn deref(&self) -> &Llm {
+        &self.llm
     }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert_eq!(self.llm.calls(), self.calls, "calls to the LLM");
+        }
+    }
+}
+
+/// The fake answering `reply`, to be called once.
+async fn answering(reply: Reply) -> Answering {
+    let llm = Llm::start().await;
+    llm.reply_always(reply);
+    Answering { llm, calls: 1 }
+}
+
+/// The fake answering `replies` in turn, to be called once for each.
+async fn replying(replies: Vec<Reply>) -> Answering {
+    let llm = Llm::start().await;
+    let calls = replies.len();
+    llm.reply_next(replies);
+    Answering { llm, calls }
+}
+
+fn bodies(server: &Llm) -> Vec<Value> {
+    server.requests().into_iter().map(|r| r.body).collect()
+}
+
+/// Whether `body` has every top-level field of `fields`, equal.
+fn has_fields(body: &Value, fields: &Value) -> bool {
+    fields
+        .as_object()
+        .unwrap()
+        .iter()
+        .all(|(name, value)| &body[name] == value)
 }
 
 #[tokio::test]
 async fn a_generation_sends_the_model_the_rules_and_the_whole_request() {
-    let server = MockServer::start().await;
-    chat()
-        .and(header("authorization", format!("Bearer {KEY}").as_str()))
-        .and(body_partial_json(json!({
-            "model": "test-model",
-            "response_format": {"type": "json_object"}
-        })))
-        .respond_with(completion(MANIFEST, "stop"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = answering(Reply::completion(MANIFEST)).await;
     let generator = generator(&server);
 
     let generated = generator.generate(&request()).await.unwrap();
@@ -109,7 +108,16 @@ async fn a_generation_sends_the_model_the_rules_and_the_whole_request() {
     assert_eq!(generated.files.len(), 1);
     assert_eq!(generated.files[0].path, "index.html");
     assert_eq!(generated.raw_output.as_deref(), Some(MANIFEST));
-    let body = &bodies(&server.received_requests().await.unwrap())[0];
+    let sent = &server.requests()[0];
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    let body = &sent.body;
+    assert!(has_fields(
+        body,
+        &json!({"model": "test-model", "response_format": {"type": "json_object"}})
+    ));
     assert!(body["temperature"].as_f64().unwrap() <= 0.5);
     assert_eq!(body["messages"][0]["role"], "system");
     assert_eq!(body["messages"][1]["role"], "user");
@@ -123,9 +131,9 @@ async fn a_generation_sends_the_model_the_rules_and_the_whole_request() {
 
 #[tokio::test]
 async fn a_base_url_with_a_trailing_slash_reaches_the_same_endpoint() {
-    let server = answering(completion(MANIFEST, "stop")).await;
+    let server = answering(Reply::completion(MANIFEST)).await;
     let mut settings = settings(&server, Duration::from_secs(10));
-    settings.base_url = format!("{}/v1/", server.uri()).parse().unwrap();
+    settings.base_url = format!("{}/", server.url()).parse().unwrap();
     let generator = LlmGenerator::new(settings).unwrap();
     assert!(generator.generate(&request()).await.is_ok());
 }
@@ -137,7 +145,7 @@ async fn fenced_and_prose_wrapped_answers_are_parsed() {
         format!("Here is the site you asked for:\n\n{MANIFEST}\n\nEnjoy!"),
         format!(r#"{{"manifest": {MANIFEST}}}"#),
     ] {
-        let server = answering(completion(&answer, "stop")).await;
+        let server = answering(Reply::completion(&answer)).await;
         let generated = generator(&server).generate(&request()).await.unwrap();
         assert_eq!(generated.files[0].path, "index.html", "{answer}");
     }
@@ -145,7 +153,7 @@ async fn fenced_and_prose_wrapped_answers_are_parsed() {
 
 #[tokio::test]
 async fn a_garbage_answer_is_retryable() {
-    let server = answering(completion("I'd be happy to help! What colours?", "stop")).await;
+    let server = answering(Reply::completion("I'd be happy to help! What colours?")).await;
     let error = generator(&server).generate(&request()).await.unwrap_err();
     assert!(
         matches!(&error, GenerateError::Retryable(r) if r.contains("not a usable manifest")),
@@ -155,7 +163,7 @@ async fn a_garbage_answer_is_retryable() {
 
 #[tokio::test]
 async fn an_answer_cut_off_at_the_token_limit_is_retryable() {
-    let server = answering(completion(&MANIFEST[..40], "length")).await;
+    let server = answering(Reply::completion_ending(&MANIFEST[..40], "length")).await;
     let error = generator(&server).generate(&request()).await.unwrap_err();
     assert!(
         matches!(&error, GenerateError::Retryable(r) if r.contains("finish_reason: length")),
@@ -165,19 +173,15 @@ async fn an_answer_cut_off_at_the_token_limit_is_retryable() {
 
 #[tokio::test]
 async fn server_errors_and_rate_limits_are_retryable_with_retry_after() {
-    let server = answering(ResponseTemplate::new(503).set_body_string("upstream down")).await;
+    let server = answering(Reply::text(503, "upstream down")).await;
     let error = generator(&server).generate(&request()).await.unwrap_err();
     assert!(
         matches!(&error, GenerateError::Retryable(r) if r.contains("503")),
         "{error:?}"
     );
 
-    let server = answering(
-        ResponseTemplate::new(429)
-            .insert_header("retry-after", "20")
-            .set_body_json(json!({"error": {"message": "Rate limit reached"}})),
-    )
-    .await;
+    let server =
+        answering(Reply::error(429, "Rate limit reached").with_header("retry-after", "20")).await;
     let error = generator(&server).generate(&request()).await.unwrap_err();
     assert_eq!(
         error,
@@ -191,7 +195,7 @@ async fn server_errors_and_rate_limits_are_retryable_with_retry_after() {
 
 #[tokio::test]
 async fn a_bad_key_is_permanent_and_the_reason_never_contains_the_key() {
-    let server = answering(ResponseTemplate::new(401).set_body_json(json!({
+    let server = answering(Reply::json(401, json!({
         "error": {"message": format!("Incorrect API key provided: {KEY}."), "code": "invalid_api_key"}
     })))
     .await;
@@ -206,10 +210,7 @@ async fn a_bad_key_is_permanent_and_the_reason_never_contains_the_key() {
 
 #[tokio::test]
 async fn an_unknown_model_is_permanent_with_the_providers_message() {
-    let server = answering(ResponseTemplate::new(404).set_body_json(json!({
-        "error": {"message": "The model `test-model` does not exist"}
-    })))
-    .await;
+    let server = answering(Reply::error(404, "The model `test-model` does not exist")).await;
     let error = generator(&server).generate(&request()).await.unwrap_err();
     assert!(
         matches!(&error, GenerateError::Permanent(r) if r.contains("does not exist")),
@@ -219,7 +220,7 @@ async fn an_unknown_model_is_permanent_with_the_providers_message() {
 
 #[tokio::test]
 async fn a_server_slower_than_the_timeout_is_retryable() {
-    let server = answering(completion(MANIFEST, "stop").set_delay(Duration::from_secs(5))).await;
+    let server = answering(Reply::completion(MANIFEST).after(Duration::from_secs(5))).await;
     let generator = LlmGenerator::new(settings(&server, Duration::from_millis(300))).unwrap();
     let error = generator.generate(&request()).await.unwrap_err();
     assert!(
@@ -247,25 +248,21 @@ async fn an_unreachable_server_is_retryable() {
 /// A server refuses `parameter` once with `message`: the client asks again
 /// without it, and later calls leave it out from the start.
 async fn assert_dropped_and_remembered(parameter: &'static str, sent: Value, message: &str) {
-    let server = MockServer::start().await;
-    chat()
-        .and(body_partial_json(sent))
-        .respond_with(
-            ResponseTemplate::new(400).set_body_json(json!({"error": {"message": message}})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    chat()
-        .and(Without(parameter))
-        .respond_with(completion(MANIFEST, "stop"))
-        .expect(2)
-        .mount(&server)
-        .await;
+    let server = replying(vec![
+        Reply::error(400, message),
+        Reply::completion(MANIFEST),
+        Reply::completion(MANIFEST),
+    ])
+    .await;
     let generator = generator(&server);
 
     assert!(generator.generate(&request()).await.is_ok());
     assert!(generator.generate(&request()).await.is_ok());
+    let bodies = bodies(&server);
+    assert!(has_fields(&bodies[0], &sent), "{}", bodies[0]);
+    for again in &bodies[1..] {
+        assert!(again.get(parameter).is_none(), "{again}");
+    }
 }
 
 #[tokio::test]
@@ -290,10 +287,7 @@ async fn a_reasoning_model_that_rejects_temperature_is_asked_again_without_it() 
 
 #[tokio::test]
 async fn another_bad_request_is_permanent_and_not_retried() {
-    let server = answering(ResponseTemplate::new(400).set_body_json(json!({
-        "error": {"message": "'messages' must contain the word 'json'"}
-    })))
-    .await;
+    let server = answering(Reply::error(400, "'messages' must contain the word 'json'")).await;
     let error = generator(&server).generate(&request()).await.unwrap_err();
     assert!(
         matches!(&error, GenerateError::Permanent(r) if r.contains("must contain the word")),
@@ -303,7 +297,7 @@ async fn another_bad_request_is_permanent_and_not_retried() {
 
 #[tokio::test]
 async fn a_revision_prompt_includes_the_previous_files_and_the_change() {
-    let server = answering(completion(MANIFEST, "stop")).await;
+    let server = answering(Reply::completion(MANIFEST)).await;
     let mut request = request();
     request.round = 2;
     request.previous_files = vec![GeneratedFile {
@@ -314,15 +308,14 @@ async fn a_revision_prompt_includes_the_previous_files_and_the_change() {
 
     generator(&server).generate(&request).await.unwrap();
 
-    let body = &bodies(&server.received_requests().await.unwrap())[0];
-    let user = body["messages"][1]["content"].as_str().unwrap();
+    let user = server.requests()[0].message(1).to_owned();
     assert!(user.contains("<h1 id=\"old-title\">Old sales page</h1>"));
     assert!(user.contains("Add a bar chart under #total-sales."));
 }
 
 #[tokio::test]
 async fn a_repair_sends_the_current_files_and_the_numbered_problems() {
-    let server = answering(completion(MANIFEST, "stop")).await;
+    let server = answering(Reply::completion(MANIFEST)).await;
     let current = vec![GeneratedFile {
         path: "index.html".to_owned(),
         content: "<p>draft</p>".to_owned(),
@@ -335,8 +328,7 @@ async fn a_repair_sends_the_current_files_and_the_numbered_problems() {
         .unwrap();
 
     assert_eq!(repaired.files[0].path, "index.html");
-    let body = &bodies(&server.received_requests().await.unwrap())[0];
-    let user = body["messages"][1]["content"].as_str().unwrap();
+    let user = server.requests()[0].message(1).to_owned();
     assert!(user.contains("<p>draft</p>"));
     assert!(user.contains("1. README.md has no `## Usage` section"));
 }
@@ -366,23 +358,16 @@ async fn the_logs_name_status_and_sizes_but_never_the_key_prompt_or_answer() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let server = MockServer::start().await;
-    chat()
-        .and(body_partial_json(
-            json!({"response_format": {"type": "json_object"}}),
-        ))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "error": {"message": "response_format is not supported"}
-        })))
-        .mount(&server)
-        .await;
-    chat()
-        .and(Without("response_format"))
-        .respond_with(completion(MANIFEST, "stop"))
-        .mount(&server)
-        .await;
+    let server = replying(vec![
+        Reply::error(400, "response_format is not supported"),
+        Reply::completion(MANIFEST),
+    ])
+    .await;
 
     generator(&server).generate(&request()).await.unwrap();
+    let bodies = bodies(&server);
+    assert!(bodies[0].get("response_format").is_some());
+    assert!(bodies[1].get("response_format").is_none());
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("LLM call finished"), "{text}");
@@ -405,42 +390,15 @@ async fn the_logs_name_status_and_sizes_but_never_the_key_prompt_or_answer() {
     }
 }
 
-/// Answers each call with the next response of a script, and records when
-/// each call arrived.
-struct Timed {
-    responses: std::sync::Mutex<Vec<ResponseTemplate>>,
-    arrivals: Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
-}
-
-impl wiremock::Respond for Timed {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        self.arrivals
-            .lock()
-            .unwrap()
-            .push(std::time::Instant::now());
-        self.responses.lock().unwrap().remove(0)
-    }
-}
-
 /// One job's 429 slows the next job's call too: it waits out the
 /// provider's Retry-After before it is sent, instead of finding out itself.
 #[tokio::test]
 async fn a_429_pauses_every_call_to_the_provider_for_its_retry_after() {
-    let server = MockServer::start().await;
-    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
-    chat()
-        .respond_with(Timed {
-            responses: std::sync::Mutex::new(vec![
-                ResponseTemplate::new(429)
-                    .insert_header("retry-after", "2")
-                    .set_body_json(json!({"error": {"message": "Rate limit reached"}})),
-                completion(MANIFEST, "stop"),
-            ]),
-            arrivals: arrivals.clone(),
-        })
-        .expect(2)
-        .mount(&server)
-        .await;
+    let server = replying(vec![
+        Reply::error(429, "Rate limit reached").with_header("retry-after", "2"),
+        Reply::completion(MANIFEST),
+    ])
+    .await;
     let llm = generator(&server);
     let first = llm.generate(&request()).await.unwrap_err();
     assert!(
@@ -448,7 +406,7 @@ async fn a_429_pauses_every_call_to_the_provider_for_its_retry_after() {
         "{first:?}"
     );
     llm.generate(&request()).await.unwrap();
-    let arrivals = arrivals.lock().unwrap().clone();
+    let arrivals: Vec<_> = server.requests().iter().map(|r| r.at).collect();
     assert!(
         arrivals[1] - arrivals[0] >= Duration::from_millis(1_900),
         "the second call waited for the pause: {:?}",

@@ -1,13 +1,7 @@
 //! What a chat user sees of their site: its name, and buttons that follow
 //! the decisions taken on it.
 
-use std::sync::atomic::{AtomicI32, Ordering};
-
-use serde_json::{Value, json};
-use wiremock::{
-    Mock, Request, Respond, ResponseTemplate,
-    matchers::{method, path_regex},
-};
+use serde_json::Value;
 use worker::{
     buttons::{Action, ButtonData},
     process::process,
@@ -18,27 +12,10 @@ use crate::{
     interactive::click,
 };
 
-/// A Bot API whose messages get ids 501, 502, … (the shared fake gives
-/// every message 501), so two ready messages are two messages.
-struct NumberedMessages(AtomicI32);
-
-impl Respond for NumberedMessages {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let id = self.0.fetch_add(1, Ordering::Relaxed);
-        ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": {
-            "message_id": id, "date": 1_700_000_000,
-            "chat": {"id": crate::helpers::CHAT, "type": "private", "first_name": "Ada"},
-            "text": "ok"}}))
-    }
-}
-
-async fn number_messages(w: &TestWorker) {
-    Mock::given(method("POST"))
-        .and(path_regex("(?i)/sendmessage$"))
-        .respond_with(NumberedMessages(AtomicI32::new(STATUS_MESSAGE)))
-        .with_priority(1)
-        .mount(&w.telegram)
-        .await;
+/// New messages get ids 501, 502, … (`spawn` has the fake give every
+/// message 501), so two ready messages are two messages.
+fn number_messages(w: &TestWorker) {
+    w.telegram.number_messages_from(STATUS_MESSAGE.into());
 }
 
 /// The text of the last message sent or edited.
@@ -230,7 +207,7 @@ async fn a_newer_version_takes_the_buttons_off_the_older_ready_message() {
         &[],
     )
     .await;
-    number_messages(&w).await;
+    number_messages(&w);
     let first = w.prompt("A bakery site", None).await;
     process(&w.env, first).await.unwrap();
     let v1 = w.version_of(first).await;

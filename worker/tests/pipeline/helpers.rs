@@ -12,13 +12,9 @@ use pagesmith::{
     db::{self, generations::DerivedCheck},
     domain::JobPayload,
 };
-use serde_json::{Value, json};
-use testkit::{TestBroker, TestDb};
+use serde_json::Value;
+use testkit::{TestBroker, TestDb, telegram::Telegram};
 use uuid::Uuid;
-use wiremock::{
-    Mock, MockServer, ResponseTemplate,
-    matchers::{method, path_regex},
-};
 use worker::{
     Settings, Worker,
     environment::Environment,
@@ -163,7 +159,7 @@ pub struct TestWorker {
     pub env: Arc<Environment>,
     pub db: TestDb,
     pub broker: TestBroker,
-    pub telegram: MockServer,
+    pub telegram: Telegram,
     pub llm: Arc<Scripted>,
     pub builtin: Arc<Scripted>,
     pub data_dir: tempfile::TempDir,
@@ -186,12 +182,14 @@ pub async fn spawn(llm: Vec<Step>, builtin: Vec<Step>, extra: &[(&str, &str)]) -
 }
 
 /// A worker with its real generators (the LLM client pointed wherever
-/// `extra` says, e.g. a wiremock server via LLM_BASE_URL).
+/// `extra` says, e.g. testkit's fake via LLM_BASE_URL).
 pub async fn spawn_real(extra: &[(&str, &str)]) -> TestWorker {
     testkit::init_tracing();
     let db = TestDb::new().await;
     let broker = TestBroker::new().await;
-    let telegram = fake_telegram().await;
+    // Every message is STATUS_MESSAGE, for replies to name it.
+    let telegram = Telegram::start().await;
+    telegram.same_message_id(STATUS_MESSAGE.into());
     let data_dir = tempfile::tempdir().unwrap();
     let mut vars: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), db.url.clone()),
@@ -199,7 +197,7 @@ pub async fn spawn_real(extra: &[(&str, &str)]) -> TestWorker {
         ("AMQP_QUEUE_PREFIX".into(), broker.topology.prefix().into()),
         ("DATA_DIR".into(), data_dir.path().display().to_string()),
         ("TELEGRAM_BOT_TOKEN".into(), "4242:test-token".into()),
-        ("TELEGRAM_API_URL".into(), telegram.uri()),
+        ("TELEGRAM_API_URL".into(), telegram.url().to_owned()),
         ("LLM_API_KEY".into(), "sk-test-key-for-the-fake".into()),
         ("PREVIEW_BASE_URL".into(), "https://preview.test".into()),
         ("APP_SECRET".into(), "app-secret-that-must-not-leak".into()),
@@ -231,33 +229,6 @@ pub async fn spawn_real(extra: &[(&str, &str)]) -> TestWorker {
         builtin: Scripted::new("unused", Vec::new()),
         data_dir,
     }
-}
-
-/// A fake Bot API: every send returns message STATUS_MESSAGE.
-pub async fn fake_telegram() -> MockServer {
-    let server = MockServer::start().await;
-    let message = json!({
-        "ok": true,
-        "result": {
-            "message_id": STATUS_MESSAGE, "date": 1_700_000_000,
-            "chat": {"id": CHAT, "type": "private", "first_name": "Ada"},
-            "from": {"id": 4242, "is_bot": true, "first_name": "pagesmith"},
-            "text": "ok"
-        }
-    });
-    Mock::given(method("POST"))
-        .and(path_regex(
-            "(?i)/(sendmessage|editmessagetext|editmessagereplymarkup)$",
-        ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(message))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex("(?i)/answercallbackquery$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": true})))
-        .mount(&server)
-        .await;
-    server
 }
 
 impl TestWorker {
@@ -331,17 +302,9 @@ impl TestWorker {
     pub async fn telegram_calls(&self) -> Vec<(String, Value)> {
         self.settle_telegram().await;
         self.telegram
-            .received_requests()
-            .await
-            .unwrap_or_default()
+            .calls()
             .into_iter()
-            .map(|r| {
-                let method = r.url.path().rsplit('/').next().unwrap_or("").to_lowercase();
-                (
-                    method,
-                    serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-                )
-            })
+            .map(|c| (c.method, c.body))
             .collect()
     }
 

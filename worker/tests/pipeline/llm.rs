@@ -2,35 +2,14 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-use wiremock::{
-    Mock, MockServer, ResponseTemplate,
-    matchers::{method, path},
-};
+use testkit::llm::{Llm, Reply};
 use worker::{error::JobError, process::process};
 
 use crate::helpers::{TestWorker, good_site, spawn_real};
 
-/// A chat-completions answer whose message content is `content`.
-fn completion(content: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({
-        "id": "c1", "object": "chat.completion", "model": "test-model",
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}]
-    }))
-}
-
-fn manifest(files: &[(&str, String)]) -> String {
-    let files: Vec<_> = files
-        .iter()
-        .map(|(p, c)| json!({"path": p, "content": c}))
-        .collect();
-    json!({ "files": files }).to_string()
-}
-
-async fn worker_with_llm(llm: &MockServer) -> TestWorker {
-    let base = format!("{}/v1", llm.uri());
+async fn worker_with_llm(llm: &Llm) -> TestWorker {
     spawn_real(&[
-        ("LLM_BASE_URL", base.as_str()),
+        ("LLM_BASE_URL", llm.url()),
         ("LLM_MODEL", "test-model"),
         ("LLM_TIMEOUT_SECS", "2"),
     ])
@@ -43,25 +22,14 @@ async fn generator_of(w: &TestWorker, job: uuid::Uuid) -> String {
 
 #[tokio::test]
 async fn a_503_from_the_llm_is_retried_and_the_second_answer_is_used() {
-    let llm = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .mount(&llm)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(completion(&format!(
+    let llm = Llm::start().await;
+    llm.reply_next([
+        Reply::status(503),
+        Reply::completion(&format!(
             "Here you go:\n```json\n{}\n```",
-            manifest(&good_site("From the LLM"))
-        )))
-        .with_priority(2)
-        .expect(1)
-        .mount(&llm)
-        .await;
+            testkit::llm::manifest(&good_site("From the LLM"))
+        )),
+    ]);
     let w = worker_with_llm(&llm).await;
     let job = w.prompt("A site", None).await;
 
@@ -83,17 +51,15 @@ async fn a_503_from_the_llm_is_retried_and_the_second_answer_is_used() {
         )
         .unwrap();
     assert!(String::from_utf8(index).unwrap().contains("From the LLM"));
+    assert_eq!(llm.calls(), 2, "the 503, then the site");
 }
 
 #[tokio::test]
 async fn garbage_twice_falls_back_to_the_builtin_generator() {
-    let llm = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(completion("I'm sorry, I can't help with websites today."))
-        .expect(2)
-        .mount(&llm)
-        .await;
+    let llm = Llm::start().await;
+    llm.reply_always(Reply::completion(
+        "I'm sorry, I can't help with websites today.",
+    ));
     let w = worker_with_llm(&llm).await;
     let job = w.prompt("A bakery site", None).await;
     let first = process(&w.env, job).await.unwrap_err();
@@ -104,39 +70,29 @@ async fn garbage_twice_falls_back_to_the_builtin_generator() {
         w.version_of(job).await.checks.iter().all(|c| c.passed),
         "the built-in site passes its checks"
     );
+    assert_eq!(llm.calls(), 2);
 }
 
 #[tokio::test]
 async fn traversal_paths_from_a_real_llm_answer_are_refused() {
-    let llm = MockServer::start().await;
-    let evil = manifest(&[
-        ("../../etc/passwd", "root::0:0".into()),
-        ("index.html", "<html></html>".into()),
-    ]);
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(completion(&evil))
-        .expect(2)
-        .mount(&llm)
-        .await;
+    let llm = Llm::start().await;
+    llm.reply_always(Reply::site(&[
+        ("../../etc/passwd", "root::0:0"),
+        ("index.html", "<html></html>"),
+    ]));
     let w = worker_with_llm(&llm).await;
     let job = w.prompt("A site", None).await;
     let err = process(&w.env, job).await.unwrap_err();
     assert!(err.to_string().contains("../../etc/passwd"), "{err}");
     process(&w.env, job).await.unwrap();
     assert_eq!(generator_of(&w, job).await, "builtin");
+    assert_eq!(llm.calls(), 2);
 }
 
 #[tokio::test]
 async fn an_llm_that_times_out_is_a_retryable_failure() {
-    let llm = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(
-            completion(&manifest(&good_site("Too late"))).set_delay(Duration::from_secs(5)),
-        )
-        .mount(&llm)
-        .await;
+    let llm = Llm::start().await;
+    llm.reply_always(Reply::site(&good_site("Too late")).after(Duration::from_secs(5)));
     let w = worker_with_llm(&llm).await;
     let job = w.prompt("A site", None).await;
     let started = std::time::Instant::now();
@@ -150,21 +106,10 @@ async fn an_llm_that_times_out_is_a_retryable_failure() {
 }
 
 /// An LLM that answers 429 with `retry_after` once, then a site.
-async fn throttling_llm(retry_after: &str) -> MockServer {
-    let llm = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", retry_after))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&llm)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(completion(&manifest(&good_site("After the wait"))))
-        .with_priority(2)
-        .mount(&llm)
-        .await;
+async fn throttling_llm(retry_after: &str) -> Llm {
+    let llm = Llm::start().await;
+    llm.reply_next([Reply::status(429).with_header("retry-after", retry_after)]);
+    llm.reply_always(Reply::site(&good_site("After the wait")));
     llm
 }
 

@@ -11,11 +11,8 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use uuid::Uuid;
 
 use pagesmith::{db, domain::MessagePurpose};
-use serde_json::json;
-use wiremock::{
-    Mock, MockServer, Request, ResponseTemplate,
-    matchers::{any, method, path_regex},
-};
+use testkit::telegram::{Answer, Call};
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
 use worker::{
     browser::{Browser, Timeouts, png_size},
     process::process,
@@ -74,34 +71,20 @@ async fn worker_with(
     }
 }
 
-/// The fake Bot API answers `sendPhoto` with `answer`, `times` times at
-/// most (then the next mock mounted in line answers).
-async fn photos_answered(w: &TestWorker, answer: ResponseTemplate, times: Option<u64>) {
-    let mock = Mock::given(method("POST")).and(path_regex("(?i)/sendphoto$"));
-    let mock = match times {
-        Some(n) => mock.respond_with(answer).up_to_n_times(n).with_priority(1),
-        None => mock.respond_with(answer),
-    };
-    mock.mount(&w.telegram).await;
+/// The fake Bot API answers `sendPhoto` with `answer`: the next `times`
+/// times, or every time not scripted otherwise.
+fn photos_answered(w: &TestWorker, answer: Answer, times: Option<usize>) {
+    match times {
+        Some(n) => w
+            .telegram
+            .answer_next_of("sendphoto", std::iter::repeat_n(answer, n)),
+        None => w.telegram.answer_every(Some("sendphoto"), answer),
+    }
 }
 
-fn photo_taken() -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({
-        "ok": true,
-        "result": {
-            "message_id": PHOTO_MESSAGE, "date": 1_700_000_000,
-            "chat": {"id": CHAT, "type": "private", "first_name": "Ada"},
-            "photo": [{"file_id": "f", "file_unique_id": "u", "width": 1280, "height": 800}]
-        }
-    }))
-}
-
-fn rate_limited(seconds: u32) -> ResponseTemplate {
-    ResponseTemplate::new(429).set_body_json(json!({
-        "ok": false, "error_code": 429,
-        "description": format!("Too Many Requests: retry after {seconds}"),
-        "parameters": {"retry_after": seconds}
-    }))
+/// A photo message, numbered [`PHOTO_MESSAGE`].
+fn photo_taken() -> Answer {
+    Answer::message(PHOTO_MESSAGE.into())
 }
 
 /// Waits for the screenshots in flight to be taken and queued, and for the
@@ -134,15 +117,9 @@ async fn screenshots_recorded(w: &TestWorker) -> i64 {
         .await
 }
 
-async fn photo_uploads(w: &TestWorker) -> Vec<Request> {
+async fn photo_uploads(w: &TestWorker) -> Vec<Call> {
     w.settle_telegram().await;
-    w.telegram
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.url.path().to_ascii_lowercase().ends_with("/sendphoto"))
-        .collect()
+    w.telegram.calls_of("sendphoto")
 }
 
 #[tokio::test]
@@ -150,7 +127,7 @@ async fn a_ready_version_is_sent_as_desktop_and_mobile_photos_once() {
     let Some(browser) = chromium() else { return };
     let site = preview(200, Duration::ZERO).await;
     let w = worker_with(browser, &site, LONG, bakery()).await;
-    photos_answered(&w, photo_taken(), None).await;
+    photos_answered(&w, photo_taken(), None);
     let job = ready_job(&w, "A site for my bakery").await;
     let token = w.version_of(job).await.preview_token;
     let calls = w.telegram_calls().await;
@@ -163,13 +140,13 @@ async fn a_ready_version_is_sent_as_desktop_and_mobile_photos_once() {
     let uploads = photo_uploads(&w).await;
     let mut sizes = Vec::new();
     for upload in &uploads {
-        let body = String::from_utf8_lossy(&upload.body);
+        let body = String::from_utf8_lossy(&upload.raw);
         assert!(body.contains(&CHAT.to_string()), "sent to the chat");
         for view in ["p", "s"] {
             let link = format!("{}/{view}/{token}/", site.uri());
             assert!(body.contains(&link), "the caption links {link}");
         }
-        let png = testkit::png_in(&upload.body);
+        let png = testkit::png_in(&upload.raw);
         assert!(png.len() > 1_000, "a rendered page, not an empty image");
         sizes.push(png_size(png).expect("a PNG header"));
     }
@@ -205,7 +182,7 @@ async fn a_reply_to_a_screenshot_asks_for_changes_to_the_same_site() {
         Step::Files(good_site("Bakery in blue")),
     ];
     let w = worker_with(browser, &site, LONG, steps).await;
-    photos_answered(&w, photo_taken(), None).await;
+    photos_answered(&w, photo_taken(), None);
     let first = ready_job(&w, "A site for my bakery").await;
     let version = w.version_of(first).await;
 
@@ -228,10 +205,8 @@ async fn telegram_refusing_the_photos_leaves_the_version_ready() {
     let Some(browser) = chromium() else { return };
     let site = preview(200, Duration::ZERO).await;
     let w = worker_with(browser, &site, LONG, bakery()).await;
-    let refused = ResponseTemplate::new(400).set_body_json(json!({
-        "ok": false, "error_code": 400, "description": "Bad Request: IMAGE_PROCESS_FAILED"
-    }));
-    photos_answered(&w, refused, None).await;
+    let refused = Answer::refused("Bad Request: IMAGE_PROCESS_FAILED");
+    photos_answered(&w, refused, None);
     ready_job(&w, "A site for my bakery").await;
     assert_eq!(
         photo_uploads(&w).await.len(),
@@ -251,8 +226,8 @@ async fn a_rate_limited_photo_is_sent_after_telegrams_wait() {
     let Some(browser) = chromium() else { return };
     let site = preview(200, Duration::ZERO).await;
     let w = worker_with(browser, &site, LONG, bakery()).await;
-    photos_answered(&w, rate_limited(1), Some(1)).await;
-    photos_answered(&w, photo_taken(), None).await;
+    photos_answered(&w, Answer::too_many_requests(1), Some(1));
+    photos_answered(&w, photo_taken(), None);
     ready_job(&w, "A site for my bakery").await;
 
     assert_eq!(photo_uploads(&w).await.len(), 3, "one retried after 429");
@@ -268,7 +243,7 @@ async fn a_long_rate_limit_keeps_the_photos_queued_without_holding_the_job() {
     let Some(browser) = chromium() else { return };
     let site = preview(200, Duration::ZERO).await;
     let w = worker_with(browser, &site, LONG, bakery()).await;
-    photos_answered(&w, rate_limited(300), None).await;
+    photos_answered(&w, Answer::too_many_requests(300), None);
     let job = w.prompt("A site for my bakery", None).await;
 
     process(&w.env, job).await.unwrap();
@@ -303,7 +278,7 @@ async fn a_preview_that_does_not_serve_the_page_gets_no_photo() {
     // Chromium would photograph the error page; the worker asks first.
     let site = preview(502, Duration::ZERO).await;
     let w = worker_with(browser, &site, LONG, bakery()).await;
-    photos_answered(&w, photo_taken(), None).await;
+    photos_answered(&w, photo_taken(), None);
     ready_job(&w, "A site for my bakery").await;
     assert!(photo_uploads(&w).await.is_empty());
 }
@@ -312,7 +287,7 @@ async fn a_preview_that_does_not_serve_the_page_gets_no_photo() {
 async fn a_browser_that_cannot_start_sends_no_photo_and_the_version_is_ready() {
     let site = preview(200, Duration::ZERO).await;
     let w = worker_with("/nonexistent/chromium".into(), &site, LONG, bakery()).await;
-    photos_answered(&w, photo_taken(), None).await;
+    photos_answered(&w, photo_taken(), None);
     ready_job(&w, "A site for my bakery").await;
     assert!(photo_uploads(&w).await.is_empty());
 }
@@ -323,7 +298,7 @@ async fn the_job_does_not_wait_for_its_screenshots() {
     // within this test; the job is done regardless. (No browser runs.)
     let site = preview(200, Duration::from_secs(60)).await;
     let w = worker_with("/nonexistent/chromium".into(), &site, LONG, bakery()).await;
-    photos_answered(&w, photo_taken(), None).await;
+    photos_answered(&w, photo_taken(), None);
     let job = w.prompt("A site for my bakery", None).await;
 
     tokio::time::timeout(Duration::from_secs(30), process(&w.env, job))

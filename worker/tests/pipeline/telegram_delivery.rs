@@ -1,21 +1,14 @@
 //! Sending to Telegram: the per-chat queue, its pace, priorities, 429s and
 //! refusals, against a fake Bot API that records when each call arrived.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicI32, Ordering},
-    },
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
+use testkit::telegram::{Answer, Call, Telegram};
 use tokio_util::sync::CancellationToken;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::method};
 use worker::{
     process::process,
-    telegram::{Message, Outbox, Pace, Telegram, delivery, status_key},
+    telegram::{Message, Outbox, Pace, Telegram as Client, delivery, status_key},
 };
 
 use crate::helpers::{CHAT, Step, TestWorker, good_site, settle_outbox, spawn};
@@ -23,131 +16,24 @@ use crate::helpers::{CHAT, Step, TestWorker, good_site, settle_outbox, spawn};
 /// A private chat beside [`CHAT`], and a group.
 const OTHER_CHAT: i64 = 888;
 const GROUP: i64 = -1_001_234_567;
+/// How long a test waits for the calls it expects.
+const WAIT: Duration = Duration::from_secs(30);
 
-/// One call the fake Bot API received.
-#[derive(Debug, Clone)]
-struct Call {
-    method: String,
-    chat: i64,
-    text: String,
-    at: Instant,
-}
-
-/// A Bot API that numbers messages, records every call, and answers a
-/// chat's next calls from a script of failures first.
-#[derive(Default, Clone)]
-struct BotApi {
-    calls: Arc<Mutex<Vec<Call>>>,
-    failures: Arc<Mutex<HashMap<i64, Vec<ResponseTemplate>>>>,
-    next_id: Arc<AtomicI32>,
-}
-
-impl Respond for BotApi {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-        let chat = body["chat_id"]
-            .as_i64()
-            .or_else(|| multipart_chat(&request.body))
-            .unwrap_or_default();
-        let text = body["text"].as_str().unwrap_or_default().to_owned();
-        let method = request.url.path().rsplit('/').next().unwrap_or("");
-        self.calls.lock().unwrap().push(Call {
-            method: method.to_lowercase(),
-            chat,
-            text,
-            at: Instant::now(),
-        });
-        if let Some(scripted) = self.failures.lock().unwrap().get_mut(&chat)
-            && !scripted.is_empty()
-        {
-            return scripted.remove(0);
-        }
-        let id = 1000 + self.next_id.fetch_add(1, Ordering::Relaxed);
-        ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": {
-            "message_id": body["message_id"].as_i64().unwrap_or(i64::from(id)),
-            "date": 1_700_000_000,
-            "chat": {"id": chat, "type": if chat > 0 { "private" } else { "supergroup" }},
-            "text": "ok"}}))
-    }
-}
-
-/// The `chat_id` field of a multipart body (`sendPhoto`).
-fn multipart_chat(body: &[u8]) -> Option<i64> {
-    let text = String::from_utf8_lossy(body);
-    let after = text.split("name=\"chat_id\"").nth(1)?;
-    after.split_whitespace().next()?.parse().ok()
-}
-
-impl BotApi {
-    async fn serve() -> (Self, MockServer) {
-        let api = Self::default();
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(api.clone())
-            .mount(&server)
-            .await;
-        (api, server)
-    }
-
-    fn fail_next(&self, chat: i64, answers: Vec<ResponseTemplate>) {
-        self.failures.lock().unwrap().insert(chat, answers);
-    }
-
-    fn calls(&self) -> Vec<Call> {
-        self.calls.lock().unwrap().clone()
-    }
-
-    fn texts_in(&self, chat: i64) -> Vec<String> {
-        self.calls()
-            .into_iter()
-            .filter(|c| c.chat == chat)
-            .map(|c| c.text)
-            .collect()
-    }
-
-    async fn wait_for_calls(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.calls().len() < n {
-            assert!(Instant::now() < deadline, "only {:?}", self.calls());
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-}
-
-fn too_many_requests(seconds: u32) -> ResponseTemplate {
-    ResponseTemplate::new(429).set_body_json(json!({
-        "ok": false, "error_code": 429,
-        "description": format!("Too Many Requests: retry after {seconds}"),
-        "parameters": {"retry_after": seconds}
-    }))
-}
-
-fn refused(description: &str) -> ResponseTemplate {
-    ResponseTemplate::new(400).set_body_json(json!({
-        "ok": false, "error_code": 400, "description": description
-    }))
-}
-
-/// A test database with an outbox and no delivery loop yet, and a Bot API.
+/// A test database with an outbox and no delivery loop yet, and a Bot API
+/// that numbers messages.
 struct Setup {
     w: TestWorker,
-    api: BotApi,
-    server: MockServer,
+    api: Telegram,
     outbox: Outbox,
 }
 
 async fn setup() -> Setup {
-    // The worker's own loop talks to the shared fake; these tests run their
-    // own loops against `server`.
+    // The worker's own loop sends nothing (no token); these tests run their
+    // own loops against `api`.
     let w = spawn(vec![], vec![], &[("TELEGRAM_BOT_TOKEN", "")]).await;
-    let (api, server) = BotApi::serve().await;
+    let api = Telegram::start().await;
     let outbox = Outbox::new(w.db.pool.clone(), true);
-    Setup {
-        w,
-        api,
-        server,
-        outbox,
-    }
+    Setup { w, api, outbox }
 }
 
 impl Setup {
@@ -156,7 +42,7 @@ impl Setup {
     fn deliver(&self, pace: Pace) -> CancellationToken {
         let stop = CancellationToken::new();
         let token = Some("4242:test-token".to_owned().into());
-        let telegram = Telegram::new(token.as_ref(), self.server.uri().parse().unwrap());
+        let telegram = Client::new(token.as_ref(), self.api.url().parse().unwrap());
         tokio::spawn(delivery::run(
             telegram,
             self.outbox.clone(),
@@ -195,12 +81,12 @@ async fn a_private_chat_is_paced_per_message_with_no_minute_cap() {
     }
     let started = Instant::now();
     let _stop = s.deliver(pace(40, 5_000));
-    s.api.wait_for_calls(25).await;
+    s.api.wait_for_calls(25, WAIT).await;
     // 25 messages in one private chat: a 20-a-minute cap would need over a
     // minute; here they go one per 40 ms.
     assert!(started.elapsed() < Duration::from_secs(30));
     let calls = s.api.calls();
-    let texts: Vec<String> = calls.iter().map(|c| c.text.clone()).collect();
+    let texts: Vec<String> = calls.iter().map(|c| c.text().to_owned()).collect();
     let expected: Vec<String> = (0..25).map(|i| format!("message {i}")).collect();
     assert_eq!(texts, expected, "in order, each once");
     for gap in gaps(&calls) {
@@ -216,13 +102,21 @@ async fn a_group_gets_the_slower_group_pace_while_a_private_chat_keeps_its_own()
         s.put(Message::text(CHAT, format!("private {i}"))).await;
     }
     let _stop = s.deliver(pace(10, 400));
-    s.api.wait_for_calls(6).await;
+    s.api.wait_for_calls(6, WAIT).await;
     let calls = s.api.calls();
-    let group: Vec<Call> = calls.iter().filter(|c| c.chat == GROUP).cloned().collect();
+    let group: Vec<Call> = calls
+        .iter()
+        .filter(|c| c.chat == Some(GROUP))
+        .cloned()
+        .collect();
     for gap in gaps(&group) {
         assert!(gap >= Duration::from_millis(380), "group spacing: {gap:?}");
     }
-    let private_done = calls.iter().filter(|c| c.chat == CHAT).map(|c| c.at).max();
+    let private_done = calls
+        .iter()
+        .filter(|c| c.chat == Some(CHAT))
+        .map(|c| c.at)
+        .max();
     assert!(
         private_done < Some(group[2].at),
         "the private chat did not wait for the group's pace: {calls:?}"
@@ -233,10 +127,10 @@ async fn a_group_gets_the_slower_group_pace_while_a_private_chat_keeps_its_own()
 async fn a_reply_goes_before_queued_status_edits_and_photos() {
     let s = setup().await;
     // The first message meets a 429, so the chat waits while more queue up.
-    s.api.fail_next(CHAT, vec![too_many_requests(2)]);
+    s.api.answer_next_in(CHAT, [Answer::too_many_requests(2)]);
     s.put(Message::text(CHAT, "progress 1").background()).await;
     let _stop = s.deliver(pace(1, 1));
-    s.api.wait_for_calls(1).await;
+    s.api.wait_for_calls(1, WAIT).await;
     s.put(Message::photo(CHAT, vec![1, 2, 3], "desktop.png", "photo").background())
         .await;
     s.put(Message::text(CHAT, "reply to /status")).await;
@@ -249,10 +143,10 @@ async fn a_reply_goes_before_queued_status_edits_and_photos() {
 #[tokio::test]
 async fn status_texts_coalesce_and_the_latest_wins() {
     let s = setup().await;
-    s.api.fail_next(CHAT, vec![too_many_requests(1)]);
+    s.api.answer_next_in(CHAT, [Answer::too_many_requests(1)]);
     s.put(Message::text(CHAT, "hello")).await;
     let _stop = s.deliver(pace(1, 1));
-    s.api.wait_for_calls(1).await;
+    s.api.wait_for_calls(1, WAIT).await;
     for stage in ["queued", "writing", "checking", "ready"] {
         let text = Message::text(CHAT, stage)
             .keyed("status:job-1".into())
@@ -263,9 +157,9 @@ async fn status_texts_coalesce_and_the_latest_wins() {
     assert_eq!(s.api.texts_in(CHAT), ["hello", "hello", "ready"]);
 
     // Once sent, the next texts edit that message, newest only.
-    s.api.fail_next(CHAT, vec![too_many_requests(1)]);
+    s.api.answer_next_in(CHAT, [Answer::too_many_requests(1)]);
     s.put(Message::text(CHAT, "a reply")).await;
-    s.api.wait_for_calls(4).await;
+    s.api.wait_for_calls(4, WAIT).await;
     for text in ["older", "newest"] {
         s.put(Message::text(CHAT, text).keyed("status:job-1".into()))
             .await;
@@ -274,33 +168,37 @@ async fn status_texts_coalesce_and_the_latest_wins() {
     let calls = s.api.calls();
     let last = calls.last().unwrap();
     assert_eq!(
-        (last.method.as_str(), last.text.as_str()),
+        (last.method.as_str(), last.text()),
         ("editmessagetext", "newest")
     );
-    assert!(!calls.iter().any(|c| c.text == "older"), "{calls:?}");
+    assert!(!calls.iter().any(|c| c.text() == "older"), "{calls:?}");
 }
 
 #[tokio::test]
 async fn a_429_pauses_only_its_chat_and_its_messages_follow_in_order_once() {
     let s = setup().await;
-    s.api.fail_next(CHAT, vec![too_many_requests(3)]);
+    s.api.answer_next_in(CHAT, [Answer::too_many_requests(3)]);
     s.put(Message::text(CHAT, "first")).await;
     s.put(Message::text(CHAT, "second")).await;
     let _stop = s.deliver(pace(1, 1));
-    s.api.wait_for_calls(1).await;
+    s.api.wait_for_calls(1, WAIT).await;
     let limited_at = Instant::now();
     s.put(Message::text(OTHER_CHAT, "meanwhile")).await;
-    s.api.wait_for_calls(2).await;
+    s.api.wait_for_calls(2, WAIT).await;
     assert!(
         limited_at.elapsed() < Duration::from_secs(3),
         "the other chat was served during the pause"
     );
-    s.api.wait_for_calls(4).await;
+    s.api.wait_for_calls(4, WAIT).await;
     s.settle().await;
     let calls = s.api.calls();
     assert_eq!(s.api.texts_in(CHAT), ["first", "first", "second"]);
     assert_eq!(s.api.texts_in(OTHER_CHAT), ["meanwhile"]);
-    let retried = calls.iter().filter(|c| c.chat == CHAT).nth(1).unwrap();
+    let retried = calls
+        .iter()
+        .filter(|c| c.chat == Some(CHAT))
+        .nth(1)
+        .unwrap();
     assert!(
         retried.at - calls[0].at >= Duration::from_millis(2_900),
         "Telegram's retry_after was waited out"
@@ -316,7 +214,7 @@ async fn a_429_pauses_only_its_chat_and_its_messages_follow_in_order_once() {
 async fn a_refused_message_is_dropped_with_its_reason_and_the_chat_moves_on() {
     let s = setup().await;
     s.api
-        .fail_next(CHAT, vec![refused("Bad Request: can't parse entities")]);
+        .answer_next_in(CHAT, [Answer::refused("Bad Request: can't parse entities")]);
     s.put(Message::text(CHAT, "<b>broken")).await;
     s.put(Message::text(CHAT, "fine")).await;
     let _stop = s.deliver(pace(1, 1));
@@ -337,9 +235,9 @@ async fn a_keyed_text_whose_message_is_gone_is_sent_anew() {
     s.put(Message::text(CHAT, "status").keyed("status:job-2".into()))
         .await;
     s.settle().await;
-    s.api.fail_next(
+    s.api.answer_next_in(
         CHAT,
-        vec![refused("Bad Request: message to edit not found")],
+        [Answer::refused("Bad Request: message to edit not found")],
     );
     s.put(Message::text(CHAT, "ready").keyed("status:job-2".into()))
         .await;
@@ -400,9 +298,9 @@ async fn no_job_waits_on_a_rate_limited_chat() {
         Step::Files(good_site("Held back")),
         Step::Files(good_site("Served")),
     ];
-    let (api, server) = BotApi::serve().await;
-    let w = spawn(steps, vec![], &[("TELEGRAM_API_URL", &server.uri())]).await;
-    api.fail_next(CHAT, vec![too_many_requests(300)]);
+    let api = Telegram::start().await;
+    let w = spawn(steps, vec![], &[("TELEGRAM_API_URL", api.url())]).await;
+    api.answer_next_in(CHAT, [Answer::too_many_requests(300)]);
 
     let held = w.prompt("A site for my bakery please", None).await;
     tokio::time::timeout(Duration::from_secs(30), process(&w.env, held))
@@ -453,18 +351,18 @@ async fn a_conversation_with_a_short_429_in_one_chat_serves_the_other_at_once() 
         Step::Files(good_site("Crumb and Co")),
         Step::Files(good_site("Petal Shop")),
     ];
-    let (api, server) = BotApi::serve().await;
+    let api = Telegram::start().await;
     let w = spawn(
         steps,
         vec![],
         &[
-            ("TELEGRAM_API_URL", &server.uri()),
+            ("TELEGRAM_API_URL", api.url()),
             ("TELEGRAM_PRIVATE_CHAT_INTERVAL_MS", "1000"),
         ],
     )
     .await;
     // Long enough for the other chat's job to run on a loaded machine.
-    api.fail_next(CHAT, vec![too_many_requests(6)]);
+    api.answer_next_in(CHAT, [Answer::too_many_requests(6)]);
 
     let held = w.prompt("A site for my bakery please", None).await;
     process(&w.env, held).await.unwrap();
@@ -494,7 +392,7 @@ async fn a_conversation_with_a_short_429_in_one_chat_serves_the_other_at_once() 
     let other_served_at = api
         .calls()
         .into_iter()
-        .find(|c| c.chat == OTHER_CHAT && c.text.contains("is ready"))
+        .find(|c| c.chat == Some(OTHER_CHAT) && c.text().contains("is ready"))
         .expect("the other chat's ready message")
         .at;
 
@@ -505,7 +403,11 @@ async fn a_conversation_with_a_short_429_in_one_chat_serves_the_other_at_once() 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     w.settle_telegram().await;
-    let calls: Vec<Call> = api.calls().into_iter().filter(|c| c.chat == CHAT).collect();
+    let calls: Vec<Call> = api
+        .calls()
+        .into_iter()
+        .filter(|c| c.chat == Some(CHAT))
+        .collect();
     assert!(
         other_served_at < calls[1].at,
         "the other chat was served while this one was paused"
@@ -518,13 +420,13 @@ async fn a_conversation_with_a_short_429_in_one_chat_serves_the_other_at_once() 
     assert_eq!(calls.len(), 3, "{calls:?}");
     assert!(
         calls[1]
-            .text
+            .text()
             .contains("<b>Crumb and Co</b> — version 1 is ready")
     );
     assert!(
-        calls[2].text.contains("ready for review"),
+        calls[2].text().contains("ready for review"),
         "{}",
-        calls[2].text
+        calls[2].text()
     );
 
     // The user approves on the ready message.
@@ -554,7 +456,11 @@ async fn a_conversation_with_a_short_429_in_one_chat_serves_the_other_at_once() 
         .await;
     process(&w.env, click).await.unwrap();
     w.settle_telegram().await;
-    let last = api.calls().into_iter().rfind(|c| c.chat == CHAT).unwrap();
+    let last = api
+        .calls()
+        .into_iter()
+        .rfind(|c| c.chat == Some(CHAT))
+        .unwrap();
     assert_eq!(last.method, "editmessagereplymarkup");
     assert_eq!(w.state(held).await, "approved");
 }
@@ -565,8 +471,8 @@ async fn a_conversation_with_a_short_429_in_one_chat_serves_the_other_at_once() 
 #[tokio::test]
 async fn a_message_telegram_took_with_an_unreadable_answer_is_not_sent_again() {
     let s = setup().await;
-    let unreadable = ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": null}));
-    s.api.fail_next(CHAT, vec![unreadable]);
+    let unreadable = Answer::raw(200, json!({"ok": true, "result": null}));
+    s.api.answer_next_in(CHAT, [unreadable]);
     s.put(Message::text(CHAT, "taken")).await;
     s.put(Message::text(CHAT, "next")).await;
     let _stop = s.deliver(pace(1, 1));
