@@ -12,7 +12,12 @@ use std::{
     time::Duration,
 };
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    routing::post,
+};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio::{sync::Notify, time::Instant};
@@ -21,6 +26,8 @@ use tokio::{sync::Notify, time::Instant};
 #[derive(Debug, Clone)]
 pub struct Callback {
     pub body: Value,
+    /// Its `Content-Type` header.
+    pub content_type: String,
     /// When it arrived, for latencies.
     pub received: Instant,
     /// When it arrived, for comparing with a deadline stored in PostgreSQL.
@@ -88,7 +95,11 @@ impl Evaluator {
     }
 }
 
-async fn receive(State(evaluator): State<Evaluator>, Json(body): Json<Value>) -> StatusCode {
+async fn receive(
+    State(evaluator): State<Evaluator>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> StatusCode {
     let nonce = body["nonce"].as_str().unwrap_or_default().to_owned();
     {
         let mut refused = evaluator.refused.lock().expect("not poisoned");
@@ -104,6 +115,11 @@ async fn receive(State(evaluator): State<Evaluator>, Json(body): Json<Value>) ->
         .expect("not poisoned")
         .push(Callback {
             body,
+            content_type: headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
             received: Instant::now(),
             at: Utc::now(),
         });

@@ -15,7 +15,7 @@ use pagesmith::{
     },
     domain::SitePath,
 };
-use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+use testkit::evaluator::Evaluator;
 use worker::{
     browser::{Browser, Timeouts},
     process::process,
@@ -58,26 +58,14 @@ fn site(title: &str, total: &str) -> Vec<(&'static str, String)> {
     files
 }
 
-async fn evaluator() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
-    server
-}
-
-async fn app_job(
-    w: &TestWorker,
-    eval: &MockServer,
-    checks: &[&str],
-    deadline_secs: f64,
-) -> uuid::Uuid {
+/// An `/app` job calling back a fresh fake evaluator (`testkit`).
+async fn app_job(w: &TestWorker, checks: &[&str], deadline_secs: f64) -> uuid::Uuid {
+    let (_, evaluation_url) = Evaluator::start().await;
     w.app_job_checking(
         "sum-of-sales",
         1,
         &uuid::Uuid::new_v4().to_string(),
-        &format!("{}/notify", eval.uri()),
+        &evaluation_url,
         deadline_secs,
         checks,
     )
@@ -155,9 +143,8 @@ async fn a_wrong_site_is_repaired_from_what_failed_and_the_right_one_published()
     else {
         return;
     };
-    let eval = evaluator().await;
     let checks = [TITLE_CHECK, TOTAL_CHECK];
-    let job = app_job(&w, &eval, &checks, 600.0).await;
+    let job = app_job(&w, &checks, 600.0).await;
 
     process(&w.env, job).await.unwrap();
 
@@ -198,8 +185,7 @@ async fn a_right_first_site_costs_exactly_one_call() {
     else {
         return;
     };
-    let eval = evaluator().await;
-    let job = app_job(&w, &eval, &[TITLE_CHECK, TOTAL_CHECK], 600.0).await;
+    let job = app_job(&w, &[TITLE_CHECK, TOTAL_CHECK], 600.0).await;
 
     process(&w.env, job).await.unwrap();
 
@@ -230,9 +216,8 @@ async fn a_site_never_right_stops_after_the_rounds_and_the_best_is_published() {
     else {
         return;
     };
-    let eval = evaluator().await;
     let checks = [TITLE_CHECK, TOTAL_CHECK];
-    let job = app_job(&w, &eval, &checks, 600.0).await;
+    let job = app_job(&w, &checks, 600.0).await;
 
     process(&w.env, job).await.unwrap();
 
@@ -310,8 +295,7 @@ async fn a_throwing_and_a_hanging_check_fail_with_what_happened() {
     };
     let throwing = "js: document.querySelector('#nope').textContent === 'x'";
     let hanging = "js: (() => { while (true) {} })()";
-    let eval = evaluator().await;
-    let job = app_job(&w, &eval, &[throwing, hanging, TITLE_CHECK], 600.0).await;
+    let job = app_job(&w, &[throwing, hanging, TITLE_CHECK], 600.0).await;
 
     process(&w.env, job).await.unwrap();
 
@@ -347,9 +331,8 @@ async fn a_near_deadline_skips_repairs() {
     else {
         return;
     };
-    let eval = evaluator().await;
     // 30 s reserve + 50 s: enough for the LLM (20 s), not for a repair (60 s).
-    let job = app_job(&w, &eval, &[TITLE_CHECK], 80.0).await;
+    let job = app_job(&w, &[TITLE_CHECK], 80.0).await;
 
     process(&w.env, job).await.unwrap();
 
@@ -379,8 +362,7 @@ async fn the_built_in_generator_is_checked_and_reported_but_not_repaired() {
     else {
         return;
     };
-    let eval = evaluator().await;
-    let job = app_job(&w, &eval, &[TITLE_CHECK], 600.0).await;
+    let job = app_job(&w, &[TITLE_CHECK], 600.0).await;
 
     process(&w.env, job).await.unwrap();
 
@@ -411,10 +393,8 @@ async fn plain_english_checks_become_derived_page_checks_in_one_call() {
         check: "The page shows the total".into(),
         js: "document.querySelector('#total').textContent.length > 0".into(),
     }];
-    let eval = evaluator().await;
     let job = app_job(
         &w,
-        &eval,
         &[
             TITLE_CHECK,
             "The page shows the total",

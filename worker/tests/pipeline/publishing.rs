@@ -5,11 +5,8 @@ use std::{
     time::Duration,
 };
 
-use serde_json::json;
-use wiremock::{
-    Mock, MockServer, ResponseTemplate,
-    matchers::{method, path},
-};
+use serde_json::{Value, json};
+use testkit::evaluator::Evaluator;
 use worker::{
     error::JobError,
     process::process,
@@ -18,34 +15,17 @@ use worker::{
 
 use crate::helpers::{Step, TestWorker, good_site, spawn};
 
-async fn evaluator(failures: u64) -> MockServer {
-    let server = MockServer::start().await;
-    if failures > 0 {
-        Mock::given(method("POST"))
-            .and(path("/notify"))
-            .respond_with(ResponseTemplate::new(503))
-            .up_to_n_times(failures)
-            .with_priority(1)
-            .mount(&server)
-            .await;
-    }
-    Mock::given(method("POST"))
-        .and(path("/notify"))
-        .respond_with(ResponseTemplate::new(200))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    server
+/// The shared fake evaluator, refusing the first `failures` callbacks of
+/// each nonce with 503, and the URL to call it back at.
+async fn evaluator(failures: usize) -> (Evaluator, String) {
+    let (eval, url) = Evaluator::start().await;
+    eval.refuse_first(failures);
+    (eval, url)
 }
 
-async fn callbacks(server: &MockServer) -> Vec<serde_json::Value> {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| serde_json::from_slice(&r.body).unwrap())
-        .collect()
+/// The bodies of the callbacks it accepted, in the order they came.
+fn callbacks(eval: &Evaluator) -> Vec<Value> {
+    eval.accepted().into_iter().map(|c| c.body).collect()
 }
 
 async fn published(w: &TestWorker, job: uuid::Uuid) -> (String, String, String, String) {
@@ -66,16 +46,8 @@ async fn an_app_job_is_published_locally_and_called_back_with_the_exact_body() {
         &[("CALLBACK_ALLOW_PRIVATE", "true")],
     )
     .await;
-    let eval = evaluator(0).await;
-    let job = w
-        .app_job(
-            "dated-page",
-            1,
-            "n-1",
-            &format!("{}/notify", eval.uri()),
-            600.0,
-        )
-        .await;
+    let (eval, url) = evaluator(0).await;
+    let job = w.app_job("dated-page", 1, "n-1", &url, 600.0).await;
 
     process(&w.env, job).await.unwrap();
 
@@ -92,15 +64,14 @@ async fn an_app_job_is_published_locally_and_called_back_with_the_exact_body() {
     assert_eq!(pages_status, "built");
     assert_eq!(sha.len(), 40);
 
-    let bodies = callbacks(&eval).await;
+    let bodies = callbacks(&eval);
     assert_eq!(bodies.len(), 1);
     assert_eq!(
         bodies[0],
         json!({"email": "student@example.com", "task": "dated-page", "round": 1, "nonce": "n-1",
                "repo_url": repo_url, "commit_sha": sha, "pages_url": pages_url})
     );
-    let received = &eval.received_requests().await.unwrap()[0];
-    assert_eq!(received.headers["content-type"], "application/json");
+    assert_eq!(eval.accepted()[0].content_type, "application/json");
 
     // The repository is real: clone it, check out the commit, compare bytes.
     let repo_name = repo_url
@@ -146,7 +117,7 @@ async fn an_app_job_is_published_locally_and_called_back_with_the_exact_body() {
 
     // A duplicate delivery sends no second callback and makes no second commit.
     process(&w.env, job).await.unwrap();
-    assert_eq!(callbacks(&eval).await.len(), 1);
+    assert_eq!(callbacks(&eval).len(), 1);
     assert_eq!(
         testkit::git(
             &site,
@@ -167,8 +138,7 @@ async fn round_two_commits_to_the_same_repository() {
         &[("CALLBACK_ALLOW_PRIVATE", "true")],
     )
     .await;
-    let eval = evaluator(0).await;
-    let url = format!("{}/notify", eval.uri());
+    let (eval, url) = evaluator(0).await;
     let round1 = w.app_job("revised-task", 1, "a", &url, 600.0).await;
     process(&w.env, round1).await.unwrap();
     let round2 = w.app_job("revised-task", 2, "b", &url, 600.0).await;
@@ -189,7 +159,7 @@ async fn round_two_commits_to_the_same_repository() {
             .any(|f| f.content.contains("<h1>One</h1>")),
         "round 2 sees round 1"
     );
-    let bodies = callbacks(&eval).await;
+    let bodies = callbacks(&eval);
     assert_eq!(
         bodies
             .iter()
@@ -207,7 +177,7 @@ async fn a_callback_the_evaluator_accepted_is_not_sent_again_when_recording_it_f
         &[("CALLBACK_ALLOW_PRIVATE", "true")],
     )
     .await;
-    let eval = evaluator(0).await;
+    let (eval, url) = evaluator(0).await;
     // The first write of an accepted callback fails, as when the pool is
     // exhausted; nextval is not rolled back with the failed statement.
     sqlx::raw_sql(
@@ -225,20 +195,12 @@ async fn a_callback_the_evaluator_accepted_is_not_sent_again_when_recording_it_f
     .execute(&w.db.pool)
     .await
     .unwrap();
-    let job = w
-        .app_job(
-            "once-task",
-            1,
-            "n",
-            &format!("{}/notify", eval.uri()),
-            600.0,
-        )
-        .await;
+    let job = w.app_job("once-task", 1, "n", &url, 600.0).await;
     let first = process(&w.env, job).await;
     // A redelivery of the job, as after a failed run.
     process(&w.env, job).await.unwrap();
     assert!(first.is_ok(), "{first:?}");
-    assert_eq!(callbacks(&eval).await.len(), 1, "sent once");
+    assert_eq!(callbacks(&eval).len(), 1, "sent once");
     let failed_writes: i64 = sqlx::query_scalar("SELECT last_value FROM deliveries_seen")
         .fetch_one(&w.db.pool)
         .await
@@ -264,18 +226,14 @@ async fn a_failing_evaluator_is_retried_until_it_accepts() {
         &[("CALLBACK_ALLOW_PRIVATE", "true")],
     )
     .await;
-    let eval = evaluator(3).await;
-    let job = w
-        .app_job(
-            "retry-task",
-            1,
-            "n",
-            &format!("{}/notify", eval.uri()),
-            600.0,
-        )
-        .await;
+    let (eval, url) = evaluator(3).await;
+    let job = w.app_job("retry-task", 1, "n", &url, 600.0).await;
     process(&w.env, job).await.unwrap();
-    assert_eq!(callbacks(&eval).await.len(), 4);
+    assert_eq!(
+        (eval.refused("n"), callbacks(&eval).len()),
+        (3, 1),
+        "3 refused, then 1 accepted"
+    );
     let attempts: Vec<(i32, Option<i32>, i64)> =
         sqlx::query_as("SELECT attempt, status_code, deadline_margin_ms FROM callback_attempts WHERE job_id = $1 ORDER BY attempt")
             .bind(job)
@@ -303,10 +261,8 @@ async fn callbacks_stop_at_the_deadline() {
         ],
     )
     .await;
-    let eval = evaluator(1000).await;
-    let job = w
-        .app_job("late-task", 1, "n", &format!("{}/notify", eval.uri()), 4.0)
-        .await;
+    let (eval, url) = evaluator(1000).await;
+    let job = w.app_job("late-task", 1, "n", &url, 4.0).await;
     let started = std::time::Instant::now();
     let err = process(&w.env, job).await.unwrap_err();
     assert!(
@@ -331,19 +287,11 @@ async fn callbacks_stop_at_the_deadline() {
 #[tokio::test]
 async fn a_callback_to_a_private_address_is_refused_unless_allowed() {
     let w = spawn(vec![Step::Files(good_site("A"))], vec![], &[]).await;
-    let eval = evaluator(0).await;
-    let job = w
-        .app_job(
-            "ssrf-task",
-            1,
-            "n",
-            &format!("{}/notify", eval.uri()),
-            600.0,
-        )
-        .await;
+    let (eval, url) = evaluator(0).await;
+    let job = w.app_job("ssrf-task", 1, "n", &url, 600.0).await;
     let err = process(&w.env, job).await.unwrap_err();
     assert!(err.to_string().contains("private address"), "{err}");
-    assert!(callbacks(&eval).await.is_empty(), "nothing was sent");
+    assert!(callbacks(&eval).is_empty(), "nothing was sent");
 }
 
 #[tokio::test]
@@ -360,16 +308,8 @@ async fn with_review_required_an_unapproved_app_job_expires_without_a_callback()
         ],
     )
     .await;
-    let eval = evaluator(0).await;
-    let job = w
-        .app_job(
-            "review-task",
-            1,
-            "n",
-            &format!("{}/notify", eval.uri()),
-            3.0,
-        )
-        .await;
+    let (eval, url) = evaluator(0).await;
+    let job = w.app_job("review-task", 1, "n", &url, 3.0).await;
     let first = process(&w.env, job).await.unwrap_err();
     assert!(matches!(first, JobError::Deferred { .. }), "{first:?}");
     assert_eq!(w.state(job).await, "preview_ready");
@@ -385,7 +325,7 @@ async fn with_review_required_an_unapproved_app_job_expires_without_a_callback()
     process(&w.env, job).await.unwrap();
     assert_eq!(w.state(job).await, "expired");
     assert!(
-        callbacks(&eval).await.is_empty(),
+        callbacks(&eval).is_empty(),
         "no callback claims a publish that did not happen"
     );
     let last = w.telegram_calls().await.last().unwrap().1.clone();
@@ -440,17 +380,9 @@ async fn slow_pages_still_get_a_callback_at_the_cutoff_with_pages_pending() {
         waited_until: Mutex::new(None),
     });
     let w = w.with_publisher(slow.clone());
-    let eval = evaluator(0).await;
+    let (eval, url) = evaluator(0).await;
     let started = tokio::time::Instant::now();
-    let job = w
-        .app_job(
-            "slow-pages",
-            1,
-            "n-slow",
-            &format!("{}/notify", eval.uri()),
-            600.0,
-        )
-        .await;
+    let job = w.app_job("slow-pages", 1, "n-slow", &url, 600.0).await;
 
     process(&w.env, job).await.unwrap();
 
@@ -470,7 +402,7 @@ async fn slow_pages_still_get_a_callback_at_the_cutoff_with_pages_pending() {
     let (repo_url, sha, pages_url, pages_status) = published(&w, job).await;
     assert_eq!(pages_status, "pending", "recorded as not yet confirmed");
     assert_eq!(w.state(job).await, "published");
-    let bodies = callbacks(&eval).await;
+    let bodies = callbacks(&eval);
     assert_eq!(
         bodies,
         [
