@@ -282,6 +282,8 @@ async fn callbacks_stop_at_the_deadline() {
     assert_eq!(status, "failed");
     let late: i64 = w.count(&format!("SELECT count(*) FROM callback_attempts WHERE job_id = '{job}' AND deadline_margin_ms <= 0")).await;
     assert_eq!(late, 0, "no attempt after the deadline");
+    assert!(eval.refused("n") >= 1, "it did try before the deadline");
+    assert!(callbacks(&eval).is_empty());
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! site (a retry), and uploads only the blobs `main` lacks.
 
 use git2::{ObjectType, Odb, Oid, Repository};
-use pagesmith::{bundle::BundleFile, domain::SitePath};
+use pagesmith::bundle::BundleFile;
 
 use super::super::{
     PublishError,
@@ -42,6 +42,8 @@ fn memory_repo() -> Result<Repository, git2::Error> {
 
 #[cfg(test)]
 mod tests {
+    use pagesmith::domain::SitePath;
+
     use super::*;
 
     fn site(files: &[(&str, &[u8])]) -> Vec<BundleFile> {
