@@ -278,7 +278,13 @@ async fn the_workers_check_verdicts_are_what_the_evaluators_browser_sees_on_the_
     };
     let started = Instant::now();
     let stack = Stack::start(StackOptions {
-        worker_env: vec![("BROWSER", chromium.display().to_string())],
+        worker_env: vec![
+            ("BROWSER", chromium.display().to_string()),
+            // The briefs queue for one browser, and the wait counts against
+            // each run's limit; this test compares verdicts, not speed, so
+            // a loaded machine must not turn them into timeouts.
+            ("BROWSER_TIMEOUT_SECS", "60".to_owned()),
+        ],
         ..StackOptions::default()
     })
     .await;

@@ -222,10 +222,10 @@ impl Session {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.browser.close()).await;
         let _ = self.browser.kill().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.browser.wait()).await;
-        // Renderers and helpers that outlived their parent go too. On a
-        // loaded machine they can take seconds to die; this is off the
-        // version's path, so wait up to 5 s for them.
-        for _ in 0..50 {
+        // Renderers and helpers that outlived their parent go too. This
+        // holds the browser's turn, so it waits at most 2 s; dropping the
+        // session signals any straggler once more.
+        for _ in 0..20 {
             if kill_marked(&self.marker) == 0 {
                 break;
             }
