@@ -250,15 +250,18 @@ build_baseline() { # ref profile package...
     local ref=$1 profile=$2 commit package flags=()
     shift 2
     commit=$(checkout_baseline "$ref") || return 1
-    grep -q "^\[profile\.$profile\]" "$BASELINE_ROOT/src/Cargo.toml" || profile=release
+    [[ $profile == dev || $profile == release ]] ||
+        grep -q "^\[profile\.$profile\]" "$BASELINE_ROOT/src/Cargo.toml" || profile=release
     for package in "$@"; do flags+=(-p "$package"); done
     log "building $* at $commit ($profile)"
     (cd "$BASELINE_ROOT/src" && CARGO_TARGET_DIR=$BASELINE_TARGET_DIR \
         cargo build -q --locked --profile "$profile" "${flags[@]}" --bins) >&2
-    local out=$BASELINE_ROOT/bin-$commit-$profile
+    local out=$BASELINE_ROOT/bin-$commit-$profile built=$profile
+    # cargo puts the dev profile's output in debug/.
+    [[ $profile == dev ]] && built=debug
     mkdir -p "$out"
     for package in "$@"; do
-        cp "$BASELINE_TARGET_DIR/$profile/$package" "$out/"
+        cp "$BASELINE_TARGET_DIR/$built/$package" "$out/"
     done
     printf '%s\n' "$out"
 }
