@@ -286,3 +286,39 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and m.get("executable"):
         print(m["executable"])' "$1"
 }
+
+# Runs the commands `baseline` and `current` ROUNDS times each (default 1),
+# in turns. The side that goes first alternates: in a series of runs the
+# later ones came out slower whatever the code (README, Benchmarks), so
+# use an even ROUNDS.
+take_turns() { # baseline current
+    local round
+    for round in $(seq "${ROUNDS:-1}"); do
+        log "round $round"
+        if ((round % 2)); then "$1"; "$2"; else "$2"; "$1"; fi
+    done
+}
+
+# `cargo bench` of `bench` in `package` (the bench profile). With
+# BASELINE_REF, that commit's build of the same bench too, taking turns
+# (take_turns), each run from its own package folder as cargo bench would.
+run_bench() { # package bench
+    local package=$1 bench=$2 current baseline commit
+    if [[ -z "${BASELINE_REF:-}" ]]; then
+        cargo bench --locked -p "$package" --bench "$bench"
+        return
+    fi
+    current=$(cargo bench -q --locked -p "$package" --bench "$bench" --no-run --message-format=json |
+        bench_executable "$bench")
+    baseline=$(build_baseline_bench "$BASELINE_REF" "$package" "$bench")
+    commit=$(git rev-parse --short "$BASELINE_REF")
+    bench_baseline() {
+        log "baseline ($commit)"
+        (cd "$BASELINE_ROOT/src/$package" && "$baseline") 2>&1 | sed -u 's/^/[baseline] /'
+    }
+    bench_current() {
+        log "this checkout"
+        (cd "$package" && "$current") 2>&1 | sed -u 's/^/[current] /'
+    }
+    take_turns bench_baseline bench_current
+}
