@@ -7,18 +7,27 @@ use std::io::Write;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use bytes::Bytes;
+use tower_http::compression::{
+    Predicate,
+    predicate::{And, NotForContentType, SizeAbove},
+};
 
 /// Smaller bodies gain too little to be worth a `Content-Encoding`.
 pub const MIN_SIZE: usize = 1024;
 
+/// [`compressible`]'s type, named so that the layer stack's can be.
+pub type Compressible = And<
+    And<
+        And<And<And<SizeAbove, NotForContentType>, NotForContentType>, NotForContentType>,
+        NotForContentType,
+    >,
+    NotForContentType,
+>;
+
 /// What both origins' compression layer compresses as it goes out: bodies
 /// larger than [`MIN_SIZE`], except what is compressed already (images, woff
 /// fonts, git's objects) or must stream unbuffered (SSE, gRPC).
-pub fn compressible() -> impl tower_http::compression::Predicate {
-    use tower_http::compression::{
-        Predicate,
-        predicate::{NotForContentType, SizeAbove},
-    };
+pub fn compressible() -> Compressible {
     SizeAbove::new(MIN_SIZE as u16)
         .and(NotForContentType::IMAGES)
         .and(NotForContentType::const_new("font/woff"))

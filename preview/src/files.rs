@@ -10,6 +10,7 @@ use std::{
     path::Path,
 };
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use pagesmith::bundle::{Bundle, Bundles, StoreError, View};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -58,8 +59,9 @@ impl From<StoreError> for FileError {
 /// A small file's bytes, or one of their compressed forms.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
-    /// The ETag, which names the exact bytes.
-    etag: Box<[u8]>,
+    /// The ETag, which names the exact bytes (shared, not copied, per
+    /// lookup).
+    etag: HeaderValue,
     coding: Option<Coding>,
 }
 
@@ -93,12 +95,26 @@ impl Files {
         file: &FileMeta,
     ) -> Result<Content, FileError> {
         let key = Key {
-            etag: file.etag(view).as_bytes().into(),
+            etag: file.etag(view).clone(),
             coding: None,
         };
         if let Some(Some(bytes)) = self.cache.get(&key) {
             return Ok(Content::Bytes(bytes));
         }
+        // Boxed: reading from the bundle is the rare path, and its future is
+        // large; every request's future would otherwise carry its space.
+        Box::pin(self.load(key, site, view, file)).await
+    }
+
+    /// Reads `file` from its bundle (fetching the bundle first if it is
+    /// stored elsewhere) and remembers it under `key` if it is small.
+    async fn load(
+        &self,
+        key: Key,
+        site: &Site,
+        view: View,
+        file: &FileMeta,
+    ) -> Result<Content, FileError> {
         let bundle = self.bundles.open(&site.bundle).await?;
         let opened = match open_content(&self.bundles, &bundle, &site.bundle).await {
             // A stored bundle's local copy evicted since it was opened:
@@ -139,12 +155,17 @@ impl Files {
         bytes: Bytes,
     ) -> Option<Bytes> {
         let key = Key {
-            etag: file.etag(view).as_bytes().into(),
+            etag: file.etag(view).clone(),
             coding: Some(coding),
         };
         if let Some(encoded) = self.cache.get(&key) {
             return encoded;
         }
+        Box::pin(self.compress(key, coding, bytes)).await
+    }
+
+    /// Compresses `bytes` off the async threads and remembers the result.
+    async fn compress(&self, key: Key, coding: Coding, bytes: Bytes) -> Option<Bytes> {
         let encoded = tokio::task::spawn_blocking(move || encoding::smaller(coding, &bytes))
             .await
             .ok()

@@ -1,17 +1,15 @@
 //! The log line of a request on either origin (the preview's and the
 //! pages'), started when it comes in.
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use pagesmith::telemetry::{self, RequestLog};
 
-/// Starts the log of `request` (see [`RequestLog`]).
-pub(crate) fn start(request: &Request) -> RequestLog {
+/// Starts the log of `request` (see [`RequestLog`]), which `route` (its
+/// pattern; `None` for the fallback) serves.
+pub(crate) fn start(request: &Request, route: Option<&str>) -> RequestLog {
     RequestLog::start(
         request.method().as_str(),
-        request
-            .extensions()
-            .get::<MatchedPath>()
-            .map(MatchedPath::as_str),
+        route,
         request
             .headers()
             .get(telemetry::REQUEST_ID_HEADER)

@@ -72,11 +72,16 @@ pub enum View {
 }
 
 impl View {
-    /// The view of a request path.
+    /// The view of a request path, as the router sees it: a catch-all
+    /// (`/p/{*rest}`) needs something after the prefix.
     pub fn of(path: &str) -> Self {
+        let below = |prefix| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest: &str| !rest.is_empty())
+        };
         match path {
-            p if p.starts_with("/p/") => Self::Live,
-            p if p.starts_with("/s/") => Self::Safe,
+            _ if below("/p/") => Self::Live,
+            _ if below("/s/") => Self::Safe,
             "/health" => Self::Health,
             "/metrics" => Self::Metrics,
             _ => Self::Other,

@@ -141,24 +141,24 @@ async fn serve(
 /// pages) as they go out.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
-        .route("/p/{*rest}", get(routes::site::live))
-        .route("/s/{*rest}", get(routes::site::safe))
-        .route("/health", get(routes::health::health))
-        .route("/metrics", get(routes::metrics::metrics))
+        .route(routes::LIVE, get(routes::site::live))
+        .route(routes::SAFE, get(routes::site::safe))
+        .route(routes::HEALTH, get(routes::health::health))
+        .route(routes::METRICS, get(routes::metrics::metrics))
         .fallback(|| async { routes::pages::not_found() });
     layers::around(
-        routes,
-        middleware::from_fn_with_state(state.clone(), finish),
+        routes.with_state(state.clone()),
+        middleware::from_fn_with_state(state, finish),
     )
-    .with_state(state)
 }
 
 /// Every response, whatever produced it: the common security headers,
 /// an honest ETag, the request metrics, and the request's one log event
 /// (with its route pattern, never the path, which carries the token).
 async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let view = View::of(request.uri().path());
-    let log = crate::request_log::start(&request);
+    let path = request.uri().path();
+    let view = View::of(path);
+    let log = crate::request_log::start(&request, routes::route_of(path));
     let mut response = next.run(request).instrument(log.span()).await;
     let headers = response.headers_mut();
     state.policies.apply_common(headers);

@@ -155,6 +155,17 @@ impl VersionCache {
         {
             return Ok(entry.site.clone());
         }
+        // Boxed: the query's future is large, and every request's future
+        // would otherwise carry (and move) its space.
+        Box::pin(self.refresh(token, cached)).await
+    }
+
+    /// Looks `token` up in the database, falling back on `cached`.
+    async fn refresh(
+        &self,
+        token: &str,
+        cached: Option<Entry>,
+    ) -> Result<Option<Arc<Site>>, sqlx::Error> {
         let found = match versions::find_by_token(&self.pool, token).await {
             Ok(found) => found,
             Err(e) => {

@@ -60,11 +60,30 @@ impl Hosting {
 /// The pages origin's routes.
 pub fn router(hosting: Hosting) -> Router {
     let routes = Router::new()
-        .route("/health", get(health))
-        .route("/git/{*rest}", get(git::serve))
-        .route("/{*rest}", get(site::serve))
+        .route(HEALTH, get(health))
+        .route(GIT, get(git::serve))
+        .route(SITE, get(site::serve))
         .fallback(|| async { routes::pages::not_published() });
-    crate::layers::around(routes, middleware::from_fn(finish)).with_state(hosting)
+    crate::layers::around(routes.with_state(hosting), middleware::from_fn(finish))
+}
+
+/// The routes' patterns, for the router and for each request's log line.
+const HEALTH: &str = "/health";
+const GIT: &str = "/git/{*rest}";
+const SITE: &str = "/{*rest}";
+
+/// The pattern of the route serving `path`, `None` for the fallback (`/`).
+/// A catch-all needs something after its prefix, as in the router.
+fn route_of(path: &str) -> Option<&'static str> {
+    let in_git = path
+        .strip_prefix("/git/")
+        .is_some_and(|rest| !rest.is_empty());
+    match path {
+        HEALTH => Some(HEALTH),
+        _ if in_git => Some(GIT),
+        _ if path.len() > 1 => Some(SITE),
+        _ => None,
+    }
 }
 
 /// `GET /health`: 200 while the published files can be read.
@@ -81,7 +100,7 @@ async fn health(State(hosting): State<Hosting>) -> (StatusCode, Json<Value>) {
 /// Headers every pages response carries. Unlike previews, published sites
 /// are meant to be found, so no `X-Robots-Tag`.
 async fn finish(request: Request, next: Next) -> Response {
-    let log = crate::request_log::start(&request);
+    let log = crate::request_log::start(&request, route_of(request.uri().path()));
     let mut response = next.run(request).instrument(log.span()).await;
     log.finish(response.status().as_u16(), response.extensions().get());
     let headers = response.headers_mut();
@@ -129,6 +148,21 @@ async fn regular_file_below(dir: &Path, relative: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_logged_route_is_the_one_the_router_picks() {
+        let paths = [
+            "/health",
+            "/health/",
+            "/git/site-abc.git/info/refs",
+            "/git/",
+            "/git",
+            "/site-abc/",
+            "/site-abc/index.html",
+            "/",
+        ];
+        crate::layers::assert_routes_agree(&[HEALTH, GIT, SITE], route_of, &paths).await;
+    }
 
     #[test]
     fn only_publisher_shaped_names_are_repositories() {

@@ -4,3 +4,48 @@ pub mod health;
 pub mod metrics;
 pub mod pages;
 pub mod site;
+
+use crate::request_metrics::View;
+
+/// The routes' patterns, for the router and for each request's log line.
+pub const LIVE: &str = "/p/{*rest}";
+pub const SAFE: &str = "/s/{*rest}";
+pub const HEALTH: &str = "/health";
+pub const METRICS: &str = "/metrics";
+
+/// The pattern of the route serving `path`, `None` for the fallback: the
+/// log names the route, never the path, which may carry a preview token.
+pub fn route_of(path: &str) -> Option<&'static str> {
+    match View::of(path) {
+        View::Live => Some(LIVE),
+        View::Safe => Some(SAFE),
+        View::Health => Some(HEALTH),
+        View::Metrics => Some(METRICS),
+        View::Other => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_logged_route_is_the_one_the_router_picks() {
+        let paths = [
+            "/p/token/index.html",
+            "/p/token",
+            "/p/",
+            "/p",
+            "/s/token/a/b.css",
+            "/s/",
+            "/health",
+            "/health/",
+            "/metrics",
+            "/",
+            "/pp/x",
+            "/favicon.ico",
+        ];
+        let patterns = [LIVE, SAFE, HEALTH, METRICS];
+        crate::layers::assert_routes_agree(&patterns, route_of, &paths).await;
+    }
+}

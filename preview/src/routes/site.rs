@@ -8,7 +8,7 @@
 
 use axum::{
     body::Body,
-    extract::State,
+    extract::{Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
@@ -33,12 +33,13 @@ use crate::{
 /// take effect, and a 304 is cheap.
 const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("no-cache");
 
-pub async fn live(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
-    serve(&state, View::Live, &uri, &headers).await
+// The whole request, not `Uri` and `HeaderMap` extractors: those clone.
+pub async fn live(State(state): State<AppState>, request: Request) -> Response {
+    serve(&state, View::Live, request.uri(), request.headers()).await
 }
 
-pub async fn safe(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
-    serve(&state, View::Safe, &uri, &headers).await
+pub async fn safe(State(state): State<AppState>, request: Request) -> Response {
+    serve(&state, View::Safe, request.uri(), request.headers()).await
 }
 
 async fn serve(state: &AppState, view: View, uri: &Uri, headers: &HeaderMap) -> Response {
