@@ -246,6 +246,12 @@ checkout_baseline() { # ref
 # named after the commit, whose path it prints. `profile`: the profile to
 # build, or the commit's `release` if it has no such profile (fat LTO lived
 # in `release` before `dist`).
+# The folder of the target directory cargo puts `profile`'s output in.
+profile_dir() { # profile
+    # cargo puts the dev profile's output in debug/.
+    if [[ $1 == dev ]]; then echo debug; else echo "$1"; fi
+}
+
 build_baseline() { # ref profile package...
     local ref=$1 profile=$2 commit package flags=()
     shift 2
@@ -256,9 +262,8 @@ build_baseline() { # ref profile package...
     log "building $* at $commit ($profile)"
     (cd "$BASELINE_ROOT/src" && CARGO_TARGET_DIR=$BASELINE_TARGET_DIR \
         cargo build -q --locked --profile "$profile" "${flags[@]}" --bins) >&2
-    local out=$BASELINE_ROOT/bin-$commit-$profile built=$profile
-    # cargo puts the dev profile's output in debug/.
-    [[ $profile == dev ]] && built=debug
+    local out=$BASELINE_ROOT/bin-$commit-$profile built
+    built=$(profile_dir "$profile")
     mkdir -p "$out"
     for package in "$@"; do
         cp "$BASELINE_TARGET_DIR/$built/$package" "$out/"
@@ -287,15 +292,24 @@ for line in sys.stdin:
         print(m["executable"])' "$1"
 }
 
+# The order of `items` in round `round` (from 1), one line each: each
+# round starts one further on, so over as many rounds as items each goes
+# first once. In a series of runs the later ones came out slower whatever
+# the code (README, Benchmarks).
+turn_order() { # round item...
+    local start=$((($1 - 1) % ($# - 1)))
+    shift
+    printf '%s\n' "${@:start+1}" "${@:1:start}"
+}
+
 # Runs the commands `baseline` and `current` ROUNDS times each (default 1),
-# in turns. The side that goes first alternates: in a series of runs the
-# later ones came out slower whatever the code (README, Benchmarks), so
-# use an even ROUNDS.
+# in turns (turn_order: the side going first alternates, so use an even
+# ROUNDS).
 take_turns() { # baseline current
-    local round
+    local round command
     for round in $(seq "${ROUNDS:-1}"); do
         log "round $round"
-        if ((round % 2)); then "$1"; "$2"; else "$2"; "$1"; fi
+        for command in $(turn_order "$round" "$1" "$2"); do "$command"; done
     done
 }
 

@@ -12,8 +12,8 @@
 //! request that saves cloning and boxing every layer and moving the response
 //! through each (with the preview's smaller handler futures, about 1 µs of
 //! CPU per small-file request in `scripts/bench-preview`, 4%). The price:
-//! `finish` runs before routing, so it names the route from the path (each
-//! origin's `route_of`), not from axum's `MatchedPath`.
+//! `finish` runs before routing, so it names the route from the path
+//! (`routes::route`, `published::route_of`), not from axum's `MatchedPath`.
 
 use std::convert::Infallible;
 
@@ -47,7 +47,7 @@ where
     Router::new().fallback_service(layered)
 }
 
-/// Checks an origin's `route_of` against what the router itself names as
+/// Checks how an origin names a path's route (`route_of`) against what the router itself names as
 /// the route serving a GET of each of `paths` among `patterns` (`None`: the
 /// fallback).
 #[cfg(test)]

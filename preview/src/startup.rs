@@ -156,9 +156,8 @@ pub fn router(state: AppState) -> Router {
 /// an honest ETag, the request metrics, and the request's one log event
 /// (with its route pattern, never the path, which carries the token).
 async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let view = View::of(path);
-    let log = crate::request_log::start(&request, routes::route_of(path));
+    let view = View::of(request.uri().path());
+    let log = crate::request_log::start(&request, routes::route(view));
     let mut response = next.run(request).instrument(log.span()).await;
     let headers = response.headers_mut();
     state.policies.apply_common(headers);
