@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use crate::{
     encoding::{self, Coding},
     versions::{FileMeta, Site},
+    zero_copy::FileSource,
 };
 
 /// Files larger than this are streamed from disk every time.
@@ -25,8 +26,9 @@ const MAX_CACHED_FILE: u64 = 1024 * 1024;
 
 /// A file's content, ready to send.
 pub enum Content {
-    /// Small files, from memory.
-    Bytes(Bytes),
+    /// Small files, from memory, and for those worth sending with
+    /// `sendfile` (see `zero_copy`), where the same bytes are on disk.
+    Bytes(Bytes, Option<FileSource>),
     /// Large files, streamed; the length is known.
     File(tokio::io::Take<tokio::fs::File>, u64),
 }
@@ -65,12 +67,20 @@ struct Key {
     coding: Option<Coding>,
 }
 
+/// A small file's bytes in the cache (or one of their compressed forms),
+/// and, for a file large enough, where they are on disk.
+#[derive(Clone)]
+struct Cached {
+    bytes: Bytes,
+    source: Option<FileSource>,
+}
+
 /// The bundles and a memory cache of their small files.
 pub struct Files {
     bundles: Bundles,
     /// Small files and their compressed forms (`None` where compressing
     /// did not help), weighed by size, least recently used out first.
-    cache: moka::sync::Cache<Key, Option<Bytes>>,
+    cache: moka::sync::Cache<Key, Option<Cached>>,
 }
 
 impl Files {
@@ -79,8 +89,8 @@ impl Files {
             bundles,
             cache: moka::sync::Cache::builder()
                 .max_capacity(capacity)
-                .weigher(|key: &Key, bytes: &Option<Bytes>| {
-                    let len = key.etag.len() + bytes.as_ref().map_or(0, Bytes::len);
+                .weigher(|key: &Key, cached: &Option<Cached>| {
+                    let len = key.etag.len() + cached.as_ref().map_or(0, |c| c.bytes.len());
                     u32::try_from(len).unwrap_or(u32::MAX)
                 })
                 .build(),
@@ -98,8 +108,8 @@ impl Files {
             etag: file.etag(view).clone(),
             coding: None,
         };
-        if let Some(Some(bytes)) = self.cache.get(&key) {
-            return Ok(Content::Bytes(bytes));
+        if let Some(Some(cached)) = self.cache.get(&key) {
+            return Ok(Content::Bytes(cached.bytes, cached.source));
         }
         // Boxed: reading from the bundle is the rare path, and its future is
         // large; every request's future would otherwise carry its space.
@@ -140,8 +150,10 @@ impl Files {
         let mut buf = vec![0; len as usize];
         handle.read_exact(&mut buf).await.map_err(missing)?;
         let bytes = Bytes::from(buf);
-        self.cache.insert(key, Some(bytes.clone()));
-        Ok(Content::Bytes(bytes))
+        let source = FileSource::new(handle.into_std().await, span.offset, bytes.len());
+        let cached = Cached { bytes, source };
+        self.cache.insert(key, Some(cached.clone()));
+        Ok(Content::Bytes(cached.bytes, cached.source))
     }
 
     /// `bytes`, the content of `file` in `view`, in `coding`: compressed on
@@ -159,7 +171,7 @@ impl Files {
             coding: Some(coding),
         };
         if let Some(encoded) = self.cache.get(&key) {
-            return encoded;
+            return encoded.map(|cached| cached.bytes);
         }
         Box::pin(self.compress(key, coding, bytes)).await
     }
@@ -170,7 +182,11 @@ impl Files {
             .await
             .ok()
             .flatten();
-        self.cache.insert(key, encoded.clone());
+        let cached = encoded.clone().map(|bytes| Cached {
+            bytes,
+            source: None,
+        });
+        self.cache.insert(key, cached);
         encoded
     }
 }

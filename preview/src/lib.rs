@@ -19,6 +19,7 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod versions;
+pub mod zero_copy;
 
 pub use settings::Settings;
 pub use startup::Application;

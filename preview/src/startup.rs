@@ -1,7 +1,7 @@
 //! Building and running the preview server, the same way in `main` and in
 //! tests.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::{
@@ -28,6 +28,7 @@ use crate::{
     settings::Settings,
     state::{App, AppState},
     versions::VersionCache,
+    zero_copy::{self, ZeroCopyListener},
 };
 
 /// A bound, ready-to-serve preview server.
@@ -106,10 +107,16 @@ impl Application {
             self.pages_router,
             stop.clone().cancelled_owned(),
         ));
-        let previews = serve(self.listener, self.router, async move {
+        let previews = axum::serve(
+            ZeroCopyListener(self.listener),
+            self.router
+                .into_make_service_with_connect_info::<zero_copy::Connection>(),
+        )
+        .with_graceful_shutdown(async move {
             shutdown.await;
             stop.cancel();
-        });
+        })
+        .into_future();
         let (previews, pages) = tokio::join!(previews, pages);
         previews.context("preview server failed")?;
         pages
@@ -152,13 +159,16 @@ pub fn router(state: AppState) -> Router {
     )
 }
 
-/// Every response, whatever produced it: the common security headers,
+/// Every response, whatever produced it: its body handed to the connection
+/// for `sendfile` where the route offered it, the common security headers,
 /// an honest ETag, the request metrics, and the request's one log event
 /// (with its route pattern, never the path, which carries the token).
 async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let view = View::of(request.uri().path());
     let log = crate::request_log::start(&request, routes::route(view));
     let mut response = next.run(request).instrument(log.span()).await;
+    // Outside the compression layer: the body is final here.
+    zero_copy::hand_over(&mut response);
     let headers = response.headers_mut();
     state.policies.apply_common(headers);
     weaken_etag_if_encoded(headers);

@@ -9,7 +9,7 @@
 use axum::{
     body::Body,
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
@@ -27,6 +27,7 @@ use crate::{
     routes::pages,
     state::AppState,
     versions::{FileMeta, is_token_shaped},
+    zero_copy::SendfileOffer,
 };
 
 /// Revalidate every time: the bytes never change, but a rejection must
@@ -34,17 +35,19 @@ use crate::{
 const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("no-cache");
 
 // The whole request, not `Uri` and `HeaderMap` extractors: those clone.
+// Its parts, not itself, are held across awaits: a body is not `Sync`.
 pub async fn live(State(state): State<AppState>, request: Request) -> Response {
-    serve(&state, View::Live, request.uri(), request.headers()).await
+    serve(&state, View::Live, &request.into_parts().0).await
 }
 
 pub async fn safe(State(state): State<AppState>, request: Request) -> Response {
-    serve(&state, View::Safe, request.uri(), request.headers()).await
+    serve(&state, View::Safe, &request.into_parts().0).await
 }
 
-async fn serve(state: &AppState, view: View, uri: &Uri, headers: &HeaderMap) -> Response {
+async fn serve(state: &AppState, view: View, request: &Parts) -> Response {
+    let headers = &request.headers;
     // The routes are `/p/{*rest}` and `/s/{*rest}`: three bytes of prefix.
-    let full = uri.path();
+    let full = request.uri.path();
     let rest = &full[3..];
     let (token, raw_path) = match rest.split_once('/') {
         Some((token, path)) => (token, Some(path)),
@@ -81,7 +84,14 @@ async fn serve(state: &AppState, view: View, uri: &Uri, headers: &HeaderMap) -> 
     let mut response = match conditional::etag_matches(headers, etag) {
         true => StatusCode::NOT_MODIFIED.into_response(),
         false => match state.files.read(&site, view, file).await {
-            Ok(Content::Bytes(bytes)) => encoded_response(state, view, file, headers, bytes).await,
+            Ok(Content::Bytes(bytes, source)) => {
+                let offer = source.and_then(|source| SendfileOffer::new(request, &bytes, source));
+                let mut response = encoded_response(state, view, file, headers, bytes).await;
+                if let Some(offer) = offer {
+                    response.extensions_mut().insert(offer);
+                }
+                response
+            }
             Ok(Content::File(handle, len)) => {
                 let mut response = Response::new(Body::from_stream(ReaderStream::new(handle)));
                 response
