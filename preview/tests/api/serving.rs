@@ -222,6 +222,12 @@ async fn cached_large_files_go_out_whole_from_disk_then_from_memory() {
         "the large file went out with sendfile"
     );
     assert_eq!(offers_waiting(), 0, "no offer is left on the connection");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let counted = format!(
+        "pagesmith_preview_sendfile_bytes_total {}",
+        bytes_sent_from_files()
+    );
+    assert!(metrics.contains(&counted), "{counted} in {metrics}");
 }
 
 #[tokio::test]
