@@ -231,6 +231,30 @@ async fn cached_large_files_go_out_whole_from_disk_then_from_memory() {
 }
 
 #[tokio::test]
+async fn a_large_file_over_http2_is_whole_and_leaves_no_offer() {
+    let app = spawn_preview().await;
+    let photo: Vec<u8> = (0..300 * 1024).map(|i| (i * 17 % 256) as u8).collect();
+    let version = app.create_version(&[("photo.png", &photo)]).await;
+    // HTTP/2 without TLS, as the server also speaks it: each body goes out
+    // in the protocol's own frames, so none is offered for `sendfile`.
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let response = client
+            .get(app.url(&version.live("photo.png")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.version(), reqwest::Version::HTTP_2);
+        assert_eq!(response.status(), 200);
+        assert!(response.bytes().await.unwrap() == photo, "byte-exact");
+    }
+    assert_eq!(offers_waiting(), 0, "no offer is left on the connection");
+}
+
+#[tokio::test]
 async fn a_large_file_compressed_on_the_way_out_is_not_sent_from_its_file() {
     let app = spawn_preview().await;
     // Not text, so the route leaves it to the compression layer.
