@@ -321,6 +321,10 @@ impl ZeroCopyStream {
         })
     }
 
+    /// Sends `len` bytes of `file` from `offset`. The kernel reads them
+    /// through the page cache: a page evicted since the bytes were cached
+    /// (under memory pressure) is read from disk on this thread, as
+    /// nginx's workers read without aio threads.
     fn poll_sendfile(
         &self,
         cx: &mut Context<'_>,

@@ -39,15 +39,25 @@ async fn a_live_page_runs_its_scripts_loads_the_cdn_and_fetches_its_own_files() 
     let page = format!(
         r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>Live</title>
 <script src="http://{cdn}/lib.js"></script></head><body>
-<p id="inline">static</p><p id="cdn">no cdn</p><p id="app">no app</p><p id="data">no data</p><p id="origin"></p>
+<p id="inline">static</p><p id="cdn">no cdn</p><p id="app">no app</p><p id="data">no data</p><p id="origin"></p><p id="photo">no photo</p>
 <script>document.getElementById('inline').textContent = 'inline ran';
 document.getElementById('origin').textContent = 'origin ' + self.origin;</script>
 <script src="app.js"></script>
 <script>fetch('data.csv').then(r => r.text())
   .then(t => {{ document.getElementById('data').textContent = 'rows ' + t.trim().split('\n').length; }})
-  .catch(e => {{ document.getElementById('data').textContent = 'fetch failed: ' + e; }});</script>
+  .catch(e => {{ document.getElementById('data').textContent = 'fetch failed: ' + e; }});
+fetch('photo.png').then(r => r.arrayBuffer()).then(b => {{
+  let h = 0; for (const x of new Uint8Array(b)) h = (Math.imul(h, 31) + x) >>> 0;
+  document.getElementById('photo').textContent = 'photo ' + b.byteLength + ' ' + h; }});</script>
 </body></html>"#
     );
+    // Large enough to go out with `sendfile`, and an image, which no layer
+    // compresses whatever the browser accepts.
+    let photo: Vec<u8> = (0..200 * 1024).map(|i| (i * 13 % 256) as u8).collect();
+    let hash = photo
+        .iter()
+        .fold(0u32, |h, &x| h.wrapping_mul(31).wrapping_add(u32::from(x)));
+    let sent_before = preview::zero_copy::bytes_sent_from_files();
     let version = app
         .create_version(&[
             ("index.html", page.as_bytes()),
@@ -56,6 +66,7 @@ document.getElementById('origin').textContent = 'origin ' + self.origin;</script
                 b"document.getElementById('app').textContent = 'app ran';",
             ),
             ("data.csv", b"name,qty\napples,3\npears,5\n"),
+            ("photo.png", &photo),
         ])
         .await;
     browser
@@ -70,6 +81,14 @@ document.getElementById('origin').textContent = 'origin ' + self.origin;</script
     // is a cross-origin request that works only thanks to ACAO: *.
     browser.wait_for_text("origin", "origin null").await;
     browser.wait_for_text("data", "rows 3").await;
+    // The browser got the image's bytes exactly, sent from the bundle file.
+    browser
+        .wait_for_text("photo", &format!("photo {} {hash}", photo.len()))
+        .await;
+    assert!(
+        preview::zero_copy::bytes_sent_from_files() - sent_before >= photo.len() as u64,
+        "the image went out with sendfile"
+    );
 }
 
 #[tokio::test]
