@@ -36,7 +36,7 @@ use std::{
     net::SocketAddr,
     pin::Pin,
     sync::{
-        Arc, Mutex,
+        Arc, LazyLock, Mutex,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     task::{Context, Poll, ready},
@@ -58,10 +58,24 @@ use tokio::{
 /// than the separate system call for the head that `sendfile` needs.
 pub const MIN_LEN: usize = 32 * 1024;
 
-/// At most this many cached files keep their bundle file open; the rest
-/// are written from memory. An open file also keeps the disk space of a
-/// local bundle copy evicted meanwhile, until its cache entry goes.
+/// At most this many cached files keep their bundle file open (fewer
+/// under a low descriptor limit: [`open_file_budget`]); the rest are
+/// written from memory. An open file also keeps the disk space of a local
+/// bundle copy evicted meanwhile, until its cache entry goes.
 const MAX_OPEN_FILES: usize = 512;
+
+/// How many files may stay open: [`MAX_OPEN_FILES`], or a quarter of the
+/// process's descriptor limit if that is less (1,024 is a common default),
+/// so that connections never run short of descriptors because of them.
+fn open_file_budget() -> usize {
+    static BUDGET: LazyLock<usize> = LazyLock::new(|| {
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        limit.map_or(MAX_OPEN_FILES, |limit| {
+            MAX_OPEN_FILES.min(usize::try_from(limit / 4).unwrap_or(usize::MAX))
+        })
+    });
+    *BUDGET
+}
 
 /// Offers a connection keeps. Only HTTP/1 connections get offers, and
 /// HTTP/1 answers one request at a time, so a body is offered just before
@@ -96,7 +110,7 @@ pub struct FileSource {
     offset: u64,
 }
 
-/// An open file, counted against [`MAX_OPEN_FILES`] while it is open.
+/// An open file, counted against [`open_file_budget`] while it is open.
 struct OpenFile(File);
 
 impl Drop for OpenFile {
@@ -112,7 +126,7 @@ impl FileSource {
         if len < MIN_LEN {
             return None;
         }
-        if OPEN_FILES.fetch_add(1, Ordering::Relaxed) >= MAX_OPEN_FILES {
+        if OPEN_FILES.fetch_add(1, Ordering::Relaxed) >= open_file_budget() {
             OPEN_FILES.fetch_sub(1, Ordering::Relaxed);
             return None;
         }
@@ -716,7 +730,8 @@ mod tests {
         let held: Vec<FileSource> = std::iter::from_fn(|| FileSource::new(open(), 0, MIN_LEN))
             .take(MAX_OPEN_FILES + 1)
             .collect();
-        assert!(held.len() <= MAX_OPEN_FILES, "the budget holds");
+        assert_eq!(held.len(), open_file_budget(), "the budget holds");
+        assert!(open_file_budget() <= MAX_OPEN_FILES);
         let count = held.len();
         drop(held);
         assert!(
