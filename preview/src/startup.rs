@@ -38,6 +38,7 @@ pub struct Application {
     /// `PAGES_ADDR`: the published sites and repositories.
     pages_listener: TcpListener,
     pages_router: Router,
+    sendfile: Arc<zero_copy::Stats>,
 }
 
 impl Application {
@@ -59,12 +60,14 @@ impl Application {
         let bundles = Bundles::open_store(&settings.bundle_store, &settings.data_dir, "preview")
             .await
             .map_err(anyhow::Error::msg)?;
+        let sendfile = Arc::new(zero_copy::Stats::default());
         let state: AppState = Arc::new(App {
             versions: VersionCache::new(pool.clone(), settings.token_cache),
             files: Files::new(bundles, settings.file_cache_bytes),
             policies: Policies::new(&settings),
             metrics: pagesmith::telemetry::metrics_recorder(),
             requests: RequestMetrics::new(),
+            sendfile: sendfile.clone(),
             pool,
             settings,
         });
@@ -73,7 +76,13 @@ impl Application {
             router: router(state),
             pages_listener,
             pages_router,
+            sendfile,
         })
+    }
+
+    /// What this server's connections send with `sendfile`.
+    pub fn sendfile_stats(&self) -> Arc<zero_copy::Stats> {
+        self.sendfile.clone()
     }
 
     /// The address actually bound.
@@ -108,7 +117,7 @@ impl Application {
             stop.clone().cancelled_owned(),
         ));
         let previews = axum::serve(
-            ZeroCopyListener(self.listener),
+            ZeroCopyListener::new(self.listener, self.sendfile),
             self.router
                 .into_make_service_with_connect_info::<zero_copy::Connection>(),
         )

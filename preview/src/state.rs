@@ -7,7 +7,7 @@ use sqlx::PgPool;
 
 use crate::{
     files::Files, headers::Policies, request_metrics::RequestMetrics, settings::Settings,
-    versions::VersionCache,
+    versions::VersionCache, zero_copy,
 };
 
 /// The server's shared state.
@@ -19,6 +19,8 @@ pub struct App {
     pub policies: Policies,
     pub metrics: PrometheusHandle,
     pub requests: RequestMetrics,
+    /// What the preview's connections sent with `sendfile`.
+    pub sendfile: Arc<zero_copy::Stats>,
 }
 
 /// Cheap to clone: handlers get it by value.

@@ -11,9 +11,9 @@
 //!   of its own, which the requests on it reach as [`Connection`];
 //! * a route answering with a large cached file offers the very `Bytes` it
 //!   answers with, and the file and offset they were read from
-//!   ([`SendfileOffer`], [`FileSource`]); the preview's outermost
-//!   middleware [`hand_over`]s the offer to the connection if no layer
-//!   compressed the body meanwhile;
+//!   ([`SendfileOffer`], [`FileSource`]); the preview's `finish`
+//!   middleware, outside the compression layer, [`hand_over`]s the offer to
+//!   the connection if the body was not compressed meanwhile;
 //! * the stream sends a slice that lies inside an offered body from the
 //!   file, the slices before it flagged `MSG_MORE` so the head leaves in the
 //!   file's first segment (nginx's `tcp_nopush`).
@@ -77,29 +77,35 @@ fn open_file_budget() -> usize {
     *BUDGET
 }
 
-/// Offers a connection keeps. Only HTTP/1 connections get offers, and
-/// HTTP/1 answers one request at a time, so a body is offered just before
-/// it is written; more than one waits only when a response was never
-/// written (the client left).
+/// Offers a connection keeps. Only HTTP/1 connections get offers, and an
+/// offer is made as its response is about to be written, so more than one
+/// waits only with pipelined requests (hyper may read the next request
+/// while the previous body is still queued). Past the cap, the oldest is
+/// dropped, and its body, if still to be written, goes out from memory.
 const MAX_OFFERS: usize = 4;
 
+/// Files open for `sendfile`, in the whole process: descriptors are the
+/// process's.
 static OPEN_FILES: AtomicUsize = AtomicUsize::new(0);
 
-/// Bytes sent with `sendfile` since start-up, for tests and the curious.
-static SENT_FROM_FILES: AtomicU64 = AtomicU64::new(0);
-
-/// Offers waiting in connections' outboxes, for tests.
-static OFFERS_WAITING: AtomicUsize = AtomicUsize::new(0);
-
-/// How many bytes have gone out with `sendfile` since start-up.
-pub fn bytes_sent_from_files() -> u64 {
-    SENT_FROM_FILES.load(Ordering::Relaxed)
+/// What one server's connections did: for `/metrics` and for tests.
+#[derive(Default)]
+pub struct Stats {
+    sent_from_files: AtomicU64,
+    offers_waiting: AtomicUsize,
 }
 
-/// How many offered bodies wait in connections' outboxes: none once every
-/// response has gone out.
-pub fn offers_waiting() -> usize {
-    OFFERS_WAITING.load(Ordering::Relaxed)
+impl Stats {
+    /// How many bytes have gone out with `sendfile` since start-up.
+    pub fn bytes_sent_from_files(&self) -> u64 {
+        self.sent_from_files.load(Ordering::Relaxed)
+    }
+
+    /// How many offered bodies wait in connections' outboxes: none once
+    /// every response has gone out.
+    pub fn offers_waiting(&self) -> usize {
+        self.offers_waiting.load(Ordering::Relaxed)
+    }
 }
 
 /// Where a cached file's bytes are on disk: the open bundle file and the
@@ -145,38 +151,37 @@ struct Offer {
 }
 
 impl Offer {
-    fn new(bytes: Bytes, source: FileSource) -> Self {
-        OFFERS_WAITING.fetch_add(1, Ordering::Relaxed);
-        Self { bytes, source }
-    }
-
     fn range(&self) -> (usize, usize) {
         let start = self.bytes.as_ptr() as usize;
         (start, start + self.bytes.len())
     }
 }
 
-impl Drop for Offer {
-    fn drop(&mut self) {
-        OFFERS_WAITING.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// One connection's offered bodies, oldest first.
-#[derive(Default)]
 pub struct Outbox {
     offers: Mutex<Vec<Offer>>,
     /// Whether `offers` has any, read without the lock on every write.
     any: AtomicBool,
+    stats: Arc<Stats>,
 }
 
 impl Outbox {
+    fn new(stats: Arc<Stats>) -> Self {
+        Self {
+            offers: Mutex::default(),
+            any: AtomicBool::new(false),
+            stats,
+        }
+    }
+
     fn offer(&self, bytes: Bytes, source: FileSource) {
         let mut offers = self.offers.lock().expect("outbox lock");
         if offers.len() == MAX_OFFERS {
             offers.remove(0);
+            self.stats.offers_waiting.fetch_sub(1, Ordering::Relaxed);
         }
-        offers.push(Offer::new(bytes, source));
+        offers.push(Offer { bytes, source });
+        self.stats.offers_waiting.fetch_add(1, Ordering::Relaxed);
         self.any.store(true, Ordering::Release);
     }
 
@@ -204,8 +209,8 @@ impl Outbox {
         })
     }
 
-    /// After `n` bytes of `bufs` went out, however they went: forgets the
-    /// offers whose last byte was among them.
+    /// After `n` bytes of `bufs` went out, however they went: forgets an
+    /// offer for each slice whose written part ended where an offer ends.
     fn written(&self, bufs: &[IoSlice<'_>], mut n: usize) {
         let mut ends = Vec::new();
         for buf in bufs {
@@ -225,12 +230,22 @@ impl Outbox {
         self.forget(|(from, to)| from <= at && at < to);
     }
 
+    /// Forgets the first offer `which` picks: with a pipeline, the same
+    /// cached bytes may be offered twice, and each response sends one.
     fn forget(&self, which: impl Fn((usize, usize)) -> bool) {
         let mut offers = self.offers.lock().expect("outbox lock");
         if let Some(found) = offers.iter().position(|offer| which(offer.range())) {
             offers.remove(found);
+            self.stats.offers_waiting.fetch_sub(1, Ordering::Relaxed);
         }
         self.any.store(!offers.is_empty(), Ordering::Release);
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        let left = self.offers.get_mut().map_or(0, |offers| offers.len());
+        self.stats.offers_waiting.fetch_sub(left, Ordering::Relaxed);
     }
 }
 
@@ -287,22 +302,32 @@ pub fn hand_over<B>(response: &mut Response<B>) {
 /// Accepts TCP connections as [`ZeroCopyStream`]s, with `TCP_NODELAY`:
 /// like nginx, a response's last segment leaves at once rather than
 /// waiting for the client's ACK (Nagle), which costs tail latency.
-pub struct ZeroCopyListener(pub TcpListener);
+pub struct ZeroCopyListener {
+    listener: TcpListener,
+    stats: Arc<Stats>,
+}
+
+impl ZeroCopyListener {
+    /// Connections from `listener`, counting into `stats`.
+    pub fn new(listener: TcpListener, stats: Arc<Stats>) -> Self {
+        Self { listener, stats }
+    }
+}
 
 impl Listener for ZeroCopyListener {
     type Io = ZeroCopyStream;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (tcp, addr) = Listener::accept(&mut self.0).await;
+        let (tcp, addr) = Listener::accept(&mut self.listener).await;
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::warn!(%error, "could not set TCP_NODELAY");
         }
-        (ZeroCopyStream::new(tcp), addr)
+        (ZeroCopyStream::new(tcp, self.stats.clone()), addr)
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
+        self.listener.local_addr()
     }
 }
 
@@ -313,10 +338,10 @@ pub struct ZeroCopyStream {
 }
 
 impl ZeroCopyStream {
-    pub fn new(inner: TcpStream) -> Self {
+    pub fn new(inner: TcpStream, stats: Arc<Stats>) -> Self {
         Self {
             inner,
-            outbox: Arc::default(),
+            outbox: Arc::new(Outbox::new(stats)),
         }
     }
 
@@ -357,7 +382,8 @@ impl ZeroCopyStream {
                 "the file is shorter than its cached bytes",
             )),
             Ok(n) => {
-                SENT_FROM_FILES.fetch_add(n as u64, Ordering::Relaxed);
+                let stats = &self.outbox.stats;
+                stats.sent_from_files.fetch_add(n as u64, Ordering::Relaxed);
                 Ok(n)
             }
             Err(e) => Err(e),
@@ -491,15 +517,19 @@ mod tests {
         FileSource::new(File::open(file.path()).unwrap(), offset, len).unwrap()
     }
 
-    /// The counter of bytes sent from files and the open-file budget are
-    /// global: the tests run one at a time.
+    /// The open-file budget is the process's: the tests, which all open
+    /// files, run one at a time.
     static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
     async fn pair() -> (ZeroCopyStream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap());
         let (client, accepted) = tokio::join!(client, listener.accept());
-        (ZeroCopyStream::new(accepted.unwrap().0), client.unwrap())
+        let stats = Arc::default();
+        (
+            ZeroCopyStream::new(accepted.unwrap().0, stats),
+            client.unwrap(),
+        )
     }
 
     /// Writes `parts` through `server` as hyper does: every write gets
@@ -553,7 +583,7 @@ mod tests {
         server
             .outbox
             .offer(body.clone(), source(&file, 100, body.len()));
-        let before = bytes_sent_from_files();
+        let stats = server.outbox.stats.clone();
 
         // A head, the body in two pieces (as hyper sends what is left after
         // a partial write), and a tail, to a reader that takes its time.
@@ -575,10 +605,12 @@ mod tests {
         let expected = [&head[..], &body[..], &tail[..]].concat();
         assert_eq!(got.len(), expected.len());
         assert!(got == expected, "the bytes arrive exactly, in order");
-        assert_eq!(
-            bytes_sent_from_files() - before,
-            body.len() as u64,
-            "the body, and only the body, went out with sendfile"
+        // All of the body but, at most, a tail that a short write left too
+        // short for `sendfile`; and none of the rest.
+        let sent = stats.bytes_sent_from_files();
+        assert!(
+            sent > (body.len() - MIN_LEN) as u64 && sent <= body.len() as u64,
+            "the body, and only the body, went out with sendfile ({sent} bytes)"
         );
     }
 
@@ -626,26 +658,27 @@ mod tests {
             .offer(body.clone(), source(&file, 0, body.len()));
         let copy = Bytes::copy_from_slice(&body);
         server.outbox.offer(copy, source(&file, 0, body.len()));
-        let before = bytes_sent_from_files();
+        let stats = server.outbox.stats.clone();
 
         let reader = read_all(client);
         write_like_hyper(&mut server, vec![body.clone()]).await;
         server.shutdown().await.unwrap();
         drop(server);
         assert!(reader.await.unwrap() == body, "every byte arrives");
-        assert_eq!(bytes_sent_from_files(), before, "nothing went by sendfile");
+        assert_eq!(stats.bytes_sent_from_files(), 0, "nothing went by sendfile");
     }
 
     /// What a client receives when `bytes`, offered with `source`, are
-    /// written to it whole.
-    async fn send_offered(bytes: &Bytes, source: FileSource) -> Vec<u8> {
+    /// written to it whole, and what the server counted.
+    async fn send_offered(bytes: &Bytes, source: FileSource) -> (Vec<u8>, Arc<Stats>) {
         let (mut server, client) = pair().await;
+        let stats = server.outbox.stats.clone();
         server.outbox.offer(bytes.clone(), source);
         let reader = read_all(client);
         write_like_hyper(&mut server, vec![bytes.clone()]).await;
         server.shutdown().await.unwrap();
         drop(server);
-        reader.await.unwrap()
+        (reader.await.unwrap(), stats)
     }
 
     #[tokio::test]
@@ -655,10 +688,10 @@ mod tests {
         let (_, body) = file_with(0, MIN_LEN * 4);
         // A directory's handle: sendfile from it fails (EINVAL).
         let refusing = FileSource::new(File::open(dir.path()).unwrap(), 0, body.len()).unwrap();
-        let before = bytes_sent_from_files();
-        let got = send_offered(&body, refusing).await;
+        let (got, stats) = send_offered(&body, refusing).await;
         assert!(got == body, "every byte arrives, from memory");
-        assert_eq!(bytes_sent_from_files(), before, "nothing went by sendfile");
+        assert_eq!(stats.bytes_sent_from_files(), 0, "nothing went by sendfile");
+        assert_eq!(stats.offers_waiting(), 0, "the offer was withdrawn");
     }
 
     #[tokio::test]
@@ -672,15 +705,20 @@ mod tests {
             .unwrap()
             .set_len((MIN_LEN * 2) as u64)
             .unwrap();
-        let got = send_offered(&body, source(&file, 0, body.len())).await;
+        let (got, stats) = send_offered(&body, source(&file, 0, body.len())).await;
         assert!(got == body, "every byte arrives, the rest from memory");
+        assert_eq!(
+            stats.bytes_sent_from_files(),
+            (MIN_LEN * 2) as u64,
+            "what the file holds went by sendfile"
+        );
     }
 
     #[test]
     fn slices_are_found_inside_offers_only_and_sent_offers_are_forgotten() {
         let _serial = SERIAL.blocking_lock();
         let (file, body) = file_with(0, MIN_LEN * 4);
-        let outbox = Outbox::default();
+        let outbox = Outbox::new(Arc::default());
         let offset_of = |slice: &[u8]| outbox.source_of(slice).map(|(_, offset)| offset);
         assert_eq!(offset_of(&body), None, "nothing offered yet");
 
@@ -707,10 +745,40 @@ mod tests {
     }
 
     #[test]
+    fn offers_are_made_for_http1_gets_on_a_zero_copy_connection_only() {
+        let _serial = SERIAL.blocking_lock();
+        let (file, body) = file_with(0, MIN_LEN);
+        let connection = Connection(Arc::new(Outbox::new(Arc::default())));
+        let offer_for = |method: Method, version: Version, on_connection: bool| {
+            let mut request = axum::http::Request::builder()
+                .method(method)
+                .version(version)
+                .body(())
+                .unwrap();
+            if on_connection {
+                request
+                    .extensions_mut()
+                    .insert(ConnectInfo(connection.clone()));
+            }
+            let source = source(&file, 0, body.len());
+            SendfileOffer::new(&request.into_parts().0, &body, source).is_some()
+        };
+        assert!(offer_for(Method::GET, Version::HTTP_11, true));
+        assert!(offer_for(Method::GET, Version::HTTP_10, true));
+        assert!(!offer_for(Method::GET, Version::HTTP_2, true), "HTTP/2");
+        assert!(!offer_for(Method::HEAD, Version::HTTP_11, true), "HEAD");
+        assert!(
+            !offer_for(Method::GET, Version::HTTP_11, false),
+            "no connection"
+        );
+    }
+
+    #[test]
     fn a_connection_keeps_its_latest_offers_only() {
         let _serial = SERIAL.blocking_lock();
         let (file, body) = file_with(0, MIN_LEN);
-        let outbox = Outbox::default();
+        let stats = Arc::new(Stats::default());
+        let outbox = Outbox::new(stats.clone());
         let bodies: Vec<Bytes> = (0..=MAX_OFFERS)
             .map(|_| Bytes::copy_from_slice(&body))
             .collect();
@@ -719,6 +787,9 @@ mod tests {
         }
         assert!(outbox.source_of(&bodies[0]).is_none(), "the oldest went");
         assert!(bodies[1..].iter().all(|b| outbox.source_of(b).is_some()));
+        assert_eq!(stats.offers_waiting(), MAX_OFFERS);
+        drop(outbox);
+        assert_eq!(stats.offers_waiting(), 0, "gone with the connection");
     }
 
     #[test]

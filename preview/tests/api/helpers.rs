@@ -2,7 +2,7 @@
 //! and a scratch DATA_DIR, and writes versions into both the way the worker
 //! does (BundleStore::write, then the job, project and version rows).
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use pagesmith::{
     bundle::{BundleFile, BundleStore, Bundles, FileEntry, WrittenBundle},
@@ -32,6 +32,8 @@ pub struct TestPreview {
     pub data_dir: PathBuf,
     /// What the canary files hold: it must never appear in a response.
     pub canary: String,
+    /// What the server's connections sent with `sendfile`.
+    pub sendfile: Arc<preview::zero_copy::Stats>,
     _scratch: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -104,6 +106,7 @@ pub async fn spawn_preview_with(options: Options) -> TestPreview {
     let app = Application::build(settings).await.expect("preview builds");
     let addr = app.local_addr();
     let pages_addr = app.pages_addr();
+    let sendfile = app.sendfile_stats();
     let (shutdown, stopped) = oneshot::channel();
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -120,6 +123,7 @@ pub async fn spawn_preview_with(options: Options) -> TestPreview {
         store: BundleStore::new(&data_dir),
         data_dir,
         canary,
+        sendfile,
         _scratch: scratch,
         shutdown: Some(shutdown),
     }
@@ -128,6 +132,19 @@ pub async fn spawn_preview_with(options: Options) -> TestPreview {
 impl TestPreview {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// `bodies` responses of `len` bytes went out with `sendfile`: each
+    /// whole, but for a tail under `zero_copy::MIN_LEN` that a short write
+    /// may leave to be written from memory.
+    pub fn assert_sent_with_sendfile(&self, bodies: usize, len: usize) {
+        let sent = self.sendfile.bytes_sent_from_files();
+        let most = (bodies * len) as u64;
+        let least = (bodies * (len - preview::zero_copy::MIN_LEN)) as u64;
+        assert!(
+            (least..=most).contains(&sent),
+            "{sent} bytes went by sendfile, not {least}..={most}"
+        );
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -3,7 +3,6 @@
 
 use std::{io::Read, time::Duration};
 
-use preview::zero_copy::{bytes_sent_from_files, offers_waiting};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{BIG_TEXT, sample_site, spawn_preview};
@@ -193,7 +192,6 @@ async fn cached_large_files_go_out_whole_from_disk_then_from_memory() {
             ("photo.png", &video),
         ])
         .await;
-    let sent_before = bytes_sent_from_files();
     let reads = [
         ("first read, from disk", version.live("photo.png")),
         ("second read, from the cache", version.live("photo.png")),
@@ -216,16 +214,16 @@ async fn cached_large_files_go_out_whole_from_disk_then_from_memory() {
     assert_eq!(page.text().await.unwrap(), "<p>hi</p>");
     // Every time from the bundle file, as nginx would: this fails should a
     // hyper release stop writing the body's own buffer (see `zero_copy`).
-    // (The counter is the process's; nextest runs each test in its own.)
-    assert!(
-        bytes_sent_from_files() - sent_before >= (reads.len() * video.len()) as u64,
-        "the large file went out with sendfile"
+    app.assert_sent_with_sendfile(reads.len(), video.len());
+    assert_eq!(
+        app.sendfile.offers_waiting(),
+        0,
+        "no offer is left on the connection"
     );
-    assert_eq!(offers_waiting(), 0, "no offer is left on the connection");
     let metrics = app.get("/metrics").await.text().await.unwrap();
     let counted = format!(
         "pagesmith_preview_sendfile_bytes_total {}",
-        bytes_sent_from_files()
+        app.sendfile.bytes_sent_from_files()
     );
     assert!(metrics.contains(&counted), "{counted} in {metrics}");
 }
@@ -251,7 +249,11 @@ async fn a_large_file_over_http2_is_whole_and_leaves_no_offer() {
         assert_eq!(response.status(), 200);
         assert!(response.bytes().await.unwrap() == photo, "byte-exact");
     }
-    assert_eq!(offers_waiting(), 0, "no offer is left on the connection");
+    assert_eq!(
+        app.sendfile.offers_waiting(),
+        0,
+        "no offer is left on the connection"
+    );
 }
 
 #[tokio::test]
@@ -265,7 +267,6 @@ async fn a_large_file_compressed_on_the_way_out_is_not_sent_from_its_file() {
         .copied()
         .collect();
     let version = app.create_version(&[("app.wasm", &wasm)]).await;
-    let sent_before = bytes_sent_from_files();
     for _ in 0..2 {
         let response = app
             .get_with(&version.live("app.wasm"), &[("accept-encoding", "gzip")])
@@ -279,8 +280,16 @@ async fn a_large_file_compressed_on_the_way_out_is_not_sent_from_its_file() {
             .unwrap();
         assert!(unzipped == wasm, "the compressed body is the file");
     }
-    assert_eq!(bytes_sent_from_files(), sent_before, "nothing by sendfile");
-    assert_eq!(offers_waiting(), 0, "no offer is left on the connection");
+    assert_eq!(
+        app.sendfile.bytes_sent_from_files(),
+        0,
+        "nothing by sendfile"
+    );
+    assert_eq!(
+        app.sendfile.offers_waiting(),
+        0,
+        "no offer is left on the connection"
+    );
 }
 
 #[tokio::test]
@@ -347,11 +356,12 @@ async fn pipelined_requests_each_get_their_own_bytes() {
     assert!(bodies[1].is_empty(), "HEAD: no body");
     assert_eq!(bodies[2], b"<p>hi</p>");
     assert!(bodies[3] == photo, "second GET: the file, byte-exact");
-    assert!(
-        bytes_sent_from_files() >= 2 * photo.len() as u64,
-        "by sendfile"
+    app.assert_sent_with_sendfile(2, photo.len());
+    assert_eq!(
+        app.sendfile.offers_waiting(),
+        0,
+        "no offer is left on the connection"
     );
-    assert_eq!(offers_waiting(), 0, "no offer is left on the connection");
 }
 
 #[tokio::test]
