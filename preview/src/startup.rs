@@ -11,10 +11,10 @@ use axum::{
     middleware::{self, Next},
     response::Response,
     routing::get,
-    serve::ListenerExt,
+    serve::{Listener, ListenerExt},
 };
 use pagesmith::{bundle::Bundles, db};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -117,7 +117,7 @@ impl Application {
             stop.clone().cancelled_owned(),
         ));
         let previews = axum::serve(
-            ZeroCopyListener::new(self.listener, self.sendfile),
+            ZeroCopyListener::new(with_nodelay(self.listener), self.sendfile),
             self.router
                 .into_make_service_with_connect_info::<zero_copy::Connection>(),
         )
@@ -139,16 +139,19 @@ async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Like nginx, send each response's last segment at once rather than
-    // wait for the client's ACK (Nagle), which costs tail latency.
-    let listener = listener.tap_io(|tcp| {
+    axum::serve(with_nodelay(listener), router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Like nginx, send each response's last segment at once rather than
+/// wait for the client's ACK (Nagle), which costs tail latency.
+fn with_nodelay(listener: TcpListener) -> impl Listener<Io = TcpStream, Addr = SocketAddr> {
+    listener.tap_io(|tcp| {
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::warn!(%error, "could not set TCP_NODELAY");
         }
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    })
 }
 
 /// The routes and the layers around them (`layers`). Small files are

@@ -51,7 +51,7 @@ use bytes::Bytes;
 use rustix::net::SendFlags;
 use tokio::{
     io::{AsyncRead, AsyncWrite, Interest, ReadBuf},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
 };
 
 /// Smaller files are written from memory: copying a few KiB costs less
@@ -212,16 +212,15 @@ impl Outbox {
     /// After `n` bytes of `bufs` went out, however they went: forgets an
     /// offer for each slice whose written part ended where an offer ends.
     fn written(&self, bufs: &[IoSlice<'_>], mut n: usize) {
-        let mut ends = Vec::new();
         for buf in bufs {
             if n == 0 {
                 break;
             }
             let taken = n.min(buf.len());
-            ends.push(buf.as_ptr() as usize + taken);
+            let end = buf.as_ptr() as usize + taken;
+            self.forget(|(_, to)| to == end);
             n -= taken;
         }
-        self.forget(|(_, to)| ends.contains(&to));
     }
 
     /// Forgets the offer holding the address `at`: its file failed, so the
@@ -254,8 +253,11 @@ impl Drop for Outbox {
 #[derive(Clone)]
 pub struct Connection(Arc<Outbox>);
 
-impl Connected<IncomingStream<'_, ZeroCopyListener>> for Connection {
-    fn connect_info(stream: IncomingStream<'_, ZeroCopyListener>) -> Self {
+impl<L> Connected<IncomingStream<'_, ZeroCopyListener<L>>> for Connection
+where
+    L: Listener<Io = TcpStream, Addr = SocketAddr>,
+{
+    fn connect_info(stream: IncomingStream<'_, ZeroCopyListener<L>>) -> Self {
         Self(stream.io().outbox.clone())
     }
 }
@@ -299,30 +301,28 @@ pub fn hand_over<B>(response: &mut Response<B>) {
     }
 }
 
-/// Accepts TCP connections as [`ZeroCopyStream`]s, with `TCP_NODELAY`:
-/// like nginx, a response's last segment leaves at once rather than
-/// waiting for the client's ACK (Nagle), which costs tail latency.
-pub struct ZeroCopyListener {
-    listener: TcpListener,
+/// Accepts the TCP connections of `L` as [`ZeroCopyStream`]s.
+pub struct ZeroCopyListener<L> {
+    listener: L,
     stats: Arc<Stats>,
 }
 
-impl ZeroCopyListener {
+impl<L> ZeroCopyListener<L> {
     /// Connections from `listener`, counting into `stats`.
-    pub fn new(listener: TcpListener, stats: Arc<Stats>) -> Self {
+    pub fn new(listener: L, stats: Arc<Stats>) -> Self {
         Self { listener, stats }
     }
 }
 
-impl Listener for ZeroCopyListener {
+impl<L> Listener for ZeroCopyListener<L>
+where
+    L: Listener<Io = TcpStream, Addr = SocketAddr>,
+{
     type Io = ZeroCopyStream;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (tcp, addr) = Listener::accept(&mut self.listener).await;
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::warn!(%error, "could not set TCP_NODELAY");
-        }
+        let (tcp, addr) = self.listener.accept().await;
         (ZeroCopyStream::new(tcp, self.stats.clone()), addr)
     }
 
@@ -500,7 +500,10 @@ impl AsyncWrite for ZeroCopyStream {
 mod tests {
     use std::io::Write;
 
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpListener,
+    };
 
     use super::*;
 

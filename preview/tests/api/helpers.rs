@@ -147,6 +147,15 @@ impl TestPreview {
         );
     }
 
+    /// Every offered body went out: none waits on a connection.
+    pub fn assert_no_offer_left(&self) {
+        assert_eq!(
+            self.sendfile.offers_waiting(),
+            0,
+            "no offer is left on the connection"
+        );
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.get_with(path, &[]).await
     }

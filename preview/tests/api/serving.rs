@@ -215,11 +215,7 @@ async fn cached_large_files_go_out_whole_from_disk_then_from_memory() {
     // Every time from the bundle file, as nginx would: this fails should a
     // hyper release stop writing the body's own buffer (see `zero_copy`).
     app.assert_sent_with_sendfile(reads.len(), video.len());
-    assert_eq!(
-        app.sendfile.offers_waiting(),
-        0,
-        "no offer is left on the connection"
-    );
+    app.assert_no_offer_left();
     let metrics = app.get("/metrics").await.text().await.unwrap();
     let counted = format!(
         "pagesmith_preview_sendfile_bytes_total {}",
@@ -249,11 +245,7 @@ async fn a_large_file_over_http2_is_whole_and_leaves_no_offer() {
         assert_eq!(response.status(), 200);
         assert!(response.bytes().await.unwrap() == photo, "byte-exact");
     }
-    assert_eq!(
-        app.sendfile.offers_waiting(),
-        0,
-        "no offer is left on the connection"
-    );
+    app.assert_no_offer_left();
 }
 
 #[tokio::test]
@@ -285,11 +277,7 @@ async fn a_large_file_compressed_on_the_way_out_is_not_sent_from_its_file() {
         0,
         "nothing by sendfile"
     );
-    assert_eq!(
-        app.sendfile.offers_waiting(),
-        0,
-        "no offer is left on the connection"
-    );
+    app.assert_no_offer_left();
 }
 
 #[tokio::test]
@@ -357,11 +345,7 @@ async fn pipelined_requests_each_get_their_own_bytes() {
     assert_eq!(bodies[2], b"<p>hi</p>");
     assert!(bodies[3] == photo, "second GET: the file, byte-exact");
     app.assert_sent_with_sendfile(2, photo.len());
-    assert_eq!(
-        app.sendfile.offers_waiting(),
-        0,
-        "no offer is left on the connection"
-    );
+    app.assert_no_offer_left();
 }
 
 #[tokio::test]
